@@ -1,0 +1,143 @@
+"""Every sampled coordinate's domain and default prior, in one table.
+
+A coordinate name means the same thing in every parameterization (``mu`` is always a
+mean, ``p`` always numpyro's ``probs``), so its domain and default prior are properties
+of the name, not of the parameterization that samples it.
+"""
+
+from collections.abc import Callable
+
+import numpyro.distributions as dist
+from numpyro.distributions.transforms import (
+    ExpTransform,
+    SigmoidTransform,
+    SoftplusTransform,
+    Transform,
+)
+
+from ._distributions import Beta, BetaPrime
+
+POSITIVE_TRANSFORMS = ("softplus", "exp")
+
+
+def _uniform() -> dist.Distribution:
+    return Beta(1.0, 1.0)
+
+
+def _lognormal() -> dist.Distribution:
+    return dist.LogNormal(0.0, 1.0)
+
+
+def _betaprime() -> dist.Distribution:
+    return BetaPrime(1.0, 1.0)
+
+
+def _gate() -> dist.Distribution:
+    # Most genes are not zero-inflated: mean 0.1 pulls the gate towards zero.
+    return Beta(1.0, 9.0)
+
+
+# name -> (domain, constrained default prior). Factories, not instances, so that the
+# prior's dtype follows jax's x64 setting at call time rather than at import time.
+_COORDINATES: dict[str, tuple[str, Callable[[], dist.Distribution]]] = {
+    "p": ("unit", _uniform),
+    "delta": ("unit", _uniform),
+    "p_capture": ("unit", _uniform),
+    "gate": ("unit", _gate),
+    "r": ("positive", _lognormal),
+    "mu": ("positive", _lognormal),
+    "b": ("positive", _lognormal),
+    "k_off": ("positive", _lognormal),
+    "s": ("positive", _lognormal),
+    "F": ("positive", _lognormal),
+    "kappa": ("positive", _lognormal),
+    "phi": ("positive", _betaprime),
+    "phi_capture": ("positive", _betaprime),
+}
+
+COORDINATES = tuple(_COORDINATES)
+
+
+def _check_name(name: str) -> None:
+    if name not in _COORDINATES:
+        raise ValueError(f"Unknown coordinate {name!r}; known coordinates: {COORDINATES}.")
+
+
+def domain(name: str) -> str:
+    """Domain of coordinate ``name``: ``"unit"`` (0, 1) or ``"positive"`` (0, inf).
+
+    Parameters
+    ----------
+    name
+        A coordinate name from ``COORDINATES``.
+
+    Returns
+    -------
+    str
+        ``"unit"`` or ``"positive"``.
+    """
+    _check_name(name)
+    return _COORDINATES[name][0]
+
+
+def unconstrained_transform(name: str, *, positive_transform: str = "softplus") -> Transform:
+    """The bijection from the real line onto coordinate ``name``'s domain.
+
+    Parameters
+    ----------
+    name
+        A coordinate name from ``COORDINATES``.
+    positive_transform
+        ``"softplus"`` or ``"exp"``; used only for positive coordinates.
+
+    Returns
+    -------
+    numpyro.distributions.transforms.Transform
+        ``SigmoidTransform`` for unit-interval coordinates, ``SoftplusTransform`` or
+        ``ExpTransform`` for positive ones.
+    """
+    if positive_transform not in POSITIVE_TRANSFORMS:
+        raise ValueError(
+            f"positive_transform must be one of {POSITIVE_TRANSFORMS}, got {positive_transform!r}."
+        )
+    if domain(name) == "unit":
+        return SigmoidTransform()
+    return ExpTransform() if positive_transform == "exp" else SoftplusTransform()
+
+
+def default_prior(
+    name: str, *, unconstrained: bool, positive_transform: str = "softplus"
+) -> dist.Distribution:
+    """Default prior of coordinate ``name``.
+
+    Parameters
+    ----------
+    name
+        A coordinate name from ``COORDINATES`` (``"gate"`` included).
+    unconstrained
+        ``False``: the documented constrained prior (Beta(1, 1) on unit-interval
+        coordinates, Beta(1, 9) on ``gate``, LogNormal(0, 1) on positive ones,
+        BetaPrime(1, 1) on ``phi`` and ``phi_capture``). ``True``: Normal(0, 1) pushed
+        through ``unconstrained_transform(name)``, a ``TransformedDistribution`` whose
+        ``log_prob`` at a constrained value includes the Jacobian.
+    positive_transform
+        ``"softplus"`` or ``"exp"``; used only for positive coordinates.
+
+    Returns
+    -------
+    numpyro.distributions.Distribution
+        A distribution over the constrained value of ``name``.
+
+    Examples
+    --------
+    >>> default_prior("gate", unconstrained=False)  # Beta(1, 9)
+    """
+    transform = unconstrained_transform(name, positive_transform=positive_transform)
+    if unconstrained:
+        return dist.TransformedDistribution(unconstrained_base(), transform)
+    return _COORDINATES[name][1]()
+
+
+def unconstrained_base() -> dist.Distribution:
+    """Normal(0, 1): the default prior of every unconstrained coordinate."""
+    return dist.Normal(0.0, 1.0)
