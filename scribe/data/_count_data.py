@@ -117,7 +117,12 @@ class CountData:
         --------
         >>> import numpy as np
         >>> from scribe.data import load_counts
-        >>> data = load_counts(np.array([[0, 2, 0], [0, 0, 0]]))  # warns
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     data = load_counts(np.array([[0, 2, 0], [0, 0, 0]]))
+        >>> str(caught[0].message).split(";")[0]
+        '`data` has 1 of 2 cells and 2 of 3 genes with no counts at all'
         >>> kept = data.drop_empty()
         >>> kept.kept_cells, kept.kept_genes
         (array([0]), array([1]))

@@ -76,7 +76,9 @@ def get_capture(parameterization: AbstractParameterization, **kwargs) -> Capture
 
     Examples
     --------
-    >>> get_capture(MeanOdds()).sampled  # ("phi_capture",)
+    >>> from scribe.parameterizations import MeanOdds
+    >>> get_capture(MeanOdds()).sampled
+    ('phi_capture',)
     """
     return _CAPTURES[parameterization.capture_coordinate](**kwargs)
 
@@ -116,7 +118,8 @@ def informed_capture_prior(
     Examples
     --------
     >>> prior = informed_capture_prior(jnp.array([2e3, 1e4]))
-    >>> prior.log_prob(jnp.array([0.01, 0.05]))
+    >>> prior.log_prob(jnp.array([0.01, 0.05])).tolist()
+    [4.89..., 3.28...]
     """
     if coordinate not in _CAPTURES:
         raise ValueError(f"coordinate must be one of {tuple(_CAPTURES)}, got {coordinate!r}.")

@@ -58,7 +58,8 @@ class BetaPrime(dist.Distribution):
 
     Examples
     --------
-    >>> BetaPrime(1.0, 1.0).log_prob(1.0)  # log(1/4)
+    >>> float(BetaPrime(1.0, 1.0).log_prob(1.0))  # log(1/4)
+    -1.386...
     """
 
     arg_constraints = {

@@ -32,7 +32,8 @@ class Canonical(AbstractNBParameterization):
 
     Examples
     --------
-    >>> Canonical().to_natural({"p": 0.5, "r": 2.0})["mu"]  # 2.0
+    >>> float(Canonical().to_natural({"p": 0.5, "r": 2.0})["mu"])
+    2.0
     """
 
     positive_transform: TransformChoice = eqx.field(

@@ -130,7 +130,9 @@ def default_prior(
 
     Examples
     --------
-    >>> default_prior("gate", unconstrained=False)  # Beta(1, 9)
+    >>> prior = default_prior("gate", unconstrained=False)  # Beta(1, 9)
+    >>> float(prior.concentration1), float(prior.concentration0)
+    (1.0, 9.0)
     """
     transform = unconstrained_transform(name, positive_transform=positive_transform)
     if unconstrained:
