@@ -1,0 +1,78 @@
+"""Logistic-normal multinomial observation: NB total × multinomial composition."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import gammaln
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._abstract import AbstractLikelihood
+from ._negative_binomial import NBParams, NegativeBinomial
+
+
+class LNMParams(eqx.Module):
+    """Parameters of ``LogisticNormalMultinomial``.
+
+    ``total`` holds the NB parameters of each cell's total count (leaves ``(1, 1)`` or
+    ``(cells, 1)``); ``alr`` the composition in additive log-ratio coordinates against
+    the reference gene (every gene but the reference, in gene order).
+    """
+
+    total: NBParams
+    alr: Float[Array, "cells genes_minus_one"]
+
+
+class LogisticNormalMultinomial(AbstractLikelihood):
+    """``u_T ~ NB(r, p)``, ``u | u_T ~ Multinomial(u_T, ρ)``, ``ρ = softmax(alr ⊕ 0)``.
+
+    The composition couples a cell's genes, so ``log_prob`` returns one value per cell.
+    Thinning by capture thins the NB total only (a thinned multinomial keeps ``ρ``).
+
+    Parameters
+    ----------
+    reference_gene
+        Index of the gene whose ALR coordinate is fixed at 0.
+    """
+
+    reference_gene: int = eqx.field(static=True)
+
+    def log_composition(self, params: LNMParams) -> Float[Array, "cells genes"]:
+        """``log ρ``: the ALR coordinates with 0 inserted at the reference, log-softmaxed."""
+        zeros = jnp.zeros_like(params.alr[:, :1])
+        full = jnp.concatenate(
+            [params.alr[:, : self.reference_gene], zeros, params.alr[:, self.reference_gene :]],
+            axis=1,
+        )
+        return jax.nn.log_softmax(full, axis=1)
+
+    def log_prob(
+        self, counts: Float[Array, "cells genes"], params: LNMParams
+    ) -> Float[Array, " cells"]:
+        total = counts.sum(axis=1, keepdims=True)
+        log_total = NegativeBinomial().log_prob(total, params.total)[:, 0]
+        log_multinomial = (
+            gammaln(total[:, 0] + 1.0)
+            - gammaln(counts + 1.0).sum(axis=1)
+            + (counts * self.log_composition(params)).sum(axis=1)
+        )
+        return log_total + log_multinomial
+
+    def sample(self, params: LNMParams, shape: tuple[int, ...], *, key: PRNGKeyArray):
+        key_total, key_split = jax.random.split(key)
+        totals = NegativeBinomial().sample(params.total, (*shape[:-1], 1), key=key_total)
+        composition = jnp.broadcast_to(jnp.exp(self.log_composition(params)), shape)
+        return jax.random.multinomial(
+            key_split, totals[..., 0], composition, dtype=composition.dtype
+        )
+
+    def mean(self, params: LNMParams) -> Array:
+        return NegativeBinomial().mean(params.total) * jnp.exp(self.log_composition(params))
+
+    def variance(self, params: LNMParams) -> Array:
+        composition = jnp.exp(self.log_composition(params))
+        total_mean = NegativeBinomial().mean(params.total)
+        total_variance = NegativeBinomial().variance(params.total)
+        return total_mean * composition * (1.0 - composition) + composition**2 * total_variance
+
+    def thin(self, params: LNMParams, capture: Float[Array, " cells"]) -> LNMParams:
+        return LNMParams(total=NegativeBinomial().thin(params.total, capture), alr=params.alr)
