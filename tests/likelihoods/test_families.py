@@ -93,3 +93,22 @@ def test_thinning_scales_the_mean_by_capture(case: Case):
     np.testing.assert_allclose(
         thinned, capture[:, None] * case.likelihood.mean(params), rtol=1e-12
     )
+
+
+def test_every_concrete_family_is_in_the_case_list():
+    from scribe.likelihoods import AbstractLikelihood
+
+    def concrete(cls):
+        for sub in cls.__subclasses__():
+            if not sub.__name__.startswith("Abstract"):
+                yield sub
+            yield from concrete(sub)
+
+    def types_in(likelihood):
+        yield type(likelihood)
+        if hasattr(likelihood, "base"):
+            yield from types_in(likelihood.base)
+
+    covered = {t for case in CASES for t in types_in(case.likelihood)}
+    missing = set(concrete(AbstractLikelihood)) - covered
+    assert not missing, f"add these families to tests/likelihoods/cases.py: {missing}"
