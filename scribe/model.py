@@ -1,0 +1,147 @@
+"""``ScribeModel``: likelihood, parameterization, priors and local latents, one log-joint."""
+
+from collections.abc import Mapping
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpyro.distributions as dist
+from jaxtyping import Array, Float
+
+from .data import Batch
+from .likelihoods import AbstractLikelihood, make_likelihood
+from .likelihoods._models import build_params, model_spec
+from .likelihoods._sparse import sparse_log_prob_sum
+from .parameterizations import AbstractParameterization, default_prior, get_capture
+
+
+class ScribeModel(eqx.Module):
+    """The generative model every inference method shares, through ``log_joint``.
+
+    Global parameters are the parameterization's sampled coordinates (plus ``gate`` for
+    zero-inflated models), named and shaped as in ``global_shapes``; local (per-cell)
+    latents are the capture coordinate of variable-capture models.
+
+    Parameters
+    ----------
+    model
+        An NB-family model name (nbdm, zinb, nbvcp, zinbvcp).
+    parameterization
+        The coordinates globals are sampled in.
+    n_cells, n_genes
+        Size of the data set (the minibatch scaling uses ``n_cells``).
+    unconstrained
+        Priors as Normal(0, 1) pushed through transforms instead of the constrained ones.
+    priors
+        Overrides of the default priors, by coordinate name.
+    """
+
+    model: str = eqx.field(static=True)
+    likelihood: AbstractLikelihood
+    parameterization: AbstractParameterization
+    capture: AbstractParameterization | None
+    global_priors: dict[str, dist.Distribution]
+    local_priors: dict[str, dist.Distribution]
+    n_cells: int = eqx.field(static=True)
+    n_genes: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        model: str,
+        parameterization: AbstractParameterization,
+        *,
+        n_cells: int,
+        n_genes: int,
+        unconstrained: bool = False,
+        priors: Mapping[str, dist.Distribution] | None = None,
+    ):
+        spec = model_spec(model)
+        self.model = model
+        self.likelihood = make_likelihood(model)
+        self.parameterization = parameterization
+        self.n_cells, self.n_genes = n_cells, n_genes
+        priors = dict(priors or {})
+        own = {k: v for k, v in priors.items() if k in parameterization.sampled}
+        self.global_priors = parameterization.priors(unconstrained=unconstrained, overrides=own)
+        if spec.zero_inflated:
+            self.global_priors["gate"] = priors.get(
+                "gate", default_prior("gate", unconstrained=unconstrained)
+            )
+        self.capture = get_capture(parameterization) if spec.variable_capture else None
+        self.local_priors = {}
+        if self.capture is not None:
+            self.local_priors = self.capture.priors(
+                unconstrained=unconstrained,
+                overrides={k: v for k, v in priors.items() if k in self.capture.sampled},
+            )
+        known = set(self.global_priors) | set(self.local_priors)
+        unknown = sorted(set(priors) - known)
+        if unknown:
+            raise ValueError(
+                f"priors names {unknown}, which model {model!r} with parameterization "
+                f"{parameterization.name!r} does not have; valid names: {sorted(known)}"
+            )
+
+    @property
+    def global_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of each global parameter: per gene, except the NB ``p`` / ``phi`` (shared)."""
+        shared = {"p", "phi"}
+        return {n: (() if n in shared else (self.n_genes,)) for n in self.global_priors}
+
+    @property
+    def local_names(self) -> tuple[str, ...]:
+        """Names of the per-cell latents."""
+        return tuple(self.local_priors)
+
+    def natural(
+        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array]
+    ) -> dict[str, Array]:
+        """Natural parameters (``r``, ``p``, ``gate``, ``p_capture``, ``mu``) by name."""
+        natural = dict(self.parameterization.to_natural(globals_))
+        if "gate" in globals_:
+            natural["gate"] = globals_["gate"]
+        if self.capture is not None:
+            natural.update(self.capture.to_natural(locals_))
+        return natural
+
+    def log_prior(self, globals_: Mapping[str, Array]) -> Float[Array, ""]:
+        """``log p(globals)``."""
+        return sum(jnp.sum(p.log_prob(globals_[n])) for n, p in self.global_priors.items())
+
+    def local_log_prior(self, locals_: Mapping[str, Array]) -> Float[Array, " batch"]:
+        """``log p(locals_c)`` for each cell of a batch."""
+        return sum((p.log_prob(locals_[n]) for n, p in self.local_priors.items()), 0.0)
+
+    def log_likelihood(
+        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
+    ) -> Float[Array, " batch"]:
+        """``log p(u_c | globals, locals_c)`` for each cell of the batch (sparse path)."""
+        natural = self.natural(globals_, locals_)
+        names = ("r", "p", "gate", "p_capture")
+        params = build_params(
+            self.model,
+            {n: natural[n] for n in names if n in natural},
+            n_cells=batch.batch_size,
+            n_genes=self.n_genes,
+            n_components=None,
+        )
+        return sparse_log_prob_sum(
+            self.likelihood,
+            params,
+            batch.nonzeros,
+            n_cells=batch.batch_size,
+            n_genes=self.n_genes,
+        )
+
+    def log_joint(
+        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
+    ) -> Float[Array, ""]:
+        """``log p(globals) + (N / B) Σ_c [log p(locals_c) + log p(u_c | ...)]``.
+
+        The per-cell terms of a minibatch of B cells are scaled by N / B, so the value is
+        an unbiased estimate of the full-data log-joint.
+        """
+        per_cell = self.log_likelihood(globals_, locals_, batch)
+        if self.local_priors:
+            per_cell = per_cell + self.local_log_prior(locals_)
+        scale = self.n_cells / batch.batch_size
+        return self.log_prior(globals_) + scale * jnp.sum(per_cell)
