@@ -4,11 +4,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import data as data
 from . import datasets as datasets
+from . import encoders as encoders
+from . import guides as guides
 from . import likelihoods as likelihoods
 from . import parameterizations as parameterizations
+from ._fit import fit as fit
 from ._log_likelihood import log_likelihood as log_likelihood
 from ._warnings import DataWarning as DataWarning
 from ._warnings import ScribeWarning as ScribeWarning
+from .inference import CheckpointWarning as CheckpointWarning
+from .results import ScribeResults as ScribeResults
 
 try:
     __version__ = version("scribe")

@@ -93,3 +93,21 @@ def zero_inflated_log_pmf(
 def poisson_log_pmf(counts: Float[Array, "..."], log_rate: Float[Array, "..."]) -> Array:
     """``log Poisson(u | e^x) = u x - e^x - log u!``."""
     return counts * log_rate - jnp.exp(log_rate) - gammaln(counts + 1.0)
+
+
+def nb_uncaptured_probs(p: Float[Array, "..."], capture: Float[Array, "..."]) -> Array:
+    """``p (1 - ν)``: the NB ``probs`` of the molecules capture missed, given the observed.
+
+    For ``m ~ NB(r, p)`` thinned by ``ν`` to ``u``, ``m - u | u ~ NB(r + u, p (1 - ν))``.
+    """
+    return p * (1.0 - capture)
+
+
+def nb_denoised_mean(
+    counts: Float[Array, "..."],
+    r: Float[Array, "..."],
+    p: Float[Array, "..."],
+    capture: Float[Array, "..."],
+) -> Array:
+    """``E[m | u] = u + (r + u) q / (1 - q)`` with ``q = p (1 - ν)`` (MATH.md, Denoising)."""
+    return counts + nb_mean(r + counts, nb_uncaptured_probs(p, capture))

@@ -1,0 +1,115 @@
+"""Frozen, JSON-serializable configs: what ``fit`` was asked, validated once."""
+
+import dataclasses
+import math
+from typing import Any
+
+from .likelihoods import MODELS
+from .likelihoods._models import model_spec
+from .parameterizations import PARAMETERIZATIONS, get_parameterization
+
+INFERENCE_METHODS = ("svi", "mcmc", "vae")
+NB_MODELS = ("nbdm", "zinb", "nbvcp", "zinbvcp")
+
+
+def _check_int(name: str, value: Any, *, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, found {type(value).__name__} ({value!r})")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, found {value}")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, found {value!r}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """The model: likelihood composition, parameterization, priors and guide family."""
+
+    model: str = "nbvcp"
+    parameterization: str = "canonical"
+    unconstrained: bool = False
+    priors: tuple[tuple[str, str], ...] = ()  # (name, description) of user priors
+    guide_rank: int | None = None
+    joint_params: tuple[str, ...] | None = None
+    amortize_capture: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.model, str) or self.model not in MODELS:
+            raise ValueError(f"model must be one of {sorted(MODELS)}, found {self.model!r}")
+        if self.model not in NB_MODELS:
+            raise NotImplementedError(
+                f"model {self.model!r} cannot be fitted yet; fit supports {NB_MODELS}"
+            )
+        # Resolves aliases; raises a ValueError listing the valid names.
+        canonical = get_parameterization(self.parameterization).name
+        if canonical not in PARAMETERIZATIONS[:3]:
+            raise ValueError(
+                f"parameterization {self.parameterization!r} is a two-state one; model "
+                f"{self.model!r} takes one of {PARAMETERIZATIONS[:3]} (or their aliases)"
+            )
+        object.__setattr__(self, "parameterization", canonical)
+        _check_bool("unconstrained", self.unconstrained)
+        _check_bool("amortize_capture", self.amortize_capture)
+        if self.guide_rank is not None:
+            _check_int("guide_rank", self.guide_rank)
+        if self.joint_params is not None:
+            if self.guide_rank is None:
+                raise ValueError("joint_params needs guide_rank (the rank of the joint guide)")
+            if len(self.joint_params) < 2:
+                raise ValueError(
+                    f"joint_params must name at least 2 parameters, found {self.joint_params}"
+                )
+        if self.amortize_capture and not model_spec(self.model).variable_capture:
+            raise ValueError(
+                f"amortize_capture=True needs a variable-capture model, found {self.model!r}"
+            )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InferenceConfig:
+    """How to fit: method, optimizer, minibatches, checkpoints."""
+
+    method: str = "svi"
+    n_steps: int = 25_000
+    batch_size: int | None = None
+    learning_rate: float = 0.01
+    seed: int = 42
+    steps_per_dispatch: int = 100
+    checkpoint_every: int = 1_000
+    early_stopping_patience: int | None = None
+    early_stopping_min_delta: float = 1e-4
+
+    def __post_init__(self):
+        if self.method not in INFERENCE_METHODS:
+            raise ValueError(
+                f"inference_method must be one of {INFERENCE_METHODS}, found {self.method!r}"
+            )
+        if self.method != "svi":
+            raise NotImplementedError(
+                f"inference_method={self.method!r} is not available yet; use 'svi'"
+            )
+        _check_int("n_steps", self.n_steps)
+        if self.batch_size is not None:
+            _check_int("batch_size", self.batch_size)
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, int | float):
+            raise TypeError(f"learning_rate must be a float, found {self.learning_rate!r}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0 and finite, found {self.learning_rate}")
+        _check_int("seed", self.seed, low=0)
+        _check_int("steps_per_dispatch", self.steps_per_dispatch)
+        _check_int("checkpoint_every", self.checkpoint_every)
+        if self.checkpoint_every % self.steps_per_dispatch:
+            raise ValueError(
+                f"checkpoint_every ({self.checkpoint_every}) must be a multiple of "
+                f"steps_per_dispatch ({self.steps_per_dispatch})"
+            )
+        if self.early_stopping_patience is not None:
+            _check_int("early_stopping_patience", self.early_stopping_patience)
+
+
+def to_json(config) -> dict:
+    """A config as a JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,124 @@
+"""The Python side of training: chunks of scanned steps, progress, checkpoints, stopping."""
+
+import dataclasses
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._config import InferenceConfig, ModelConfig
+from .data import CountData
+from .inference import CheckpointStore
+from .inference._svi import init_state, make_optimizer, run_steps, skipped_steps
+from .results import ScribeResults
+
+# Keys of the inference config that may change between a run and its resumption.
+_RESUMABLE = ("n_steps", "early_stopping_patience", "early_stopping_min_delta")
+_SMOOTHING = 0.99  # exponential smoothing of the loss shown and used for early stopping
+
+
+def _metadata(model_config, inference_config, counts: CountData) -> dict:
+    from . import __version__
+
+    inference = {
+        k: v for k, v in dataclasses.asdict(inference_config).items() if k not in _RESUMABLE
+    }
+    return {
+        "model_config": dataclasses.asdict(model_config),
+        "inference_config": inference,
+        "gene_names": [str(g) for g in counts.gene_names],
+        "n_cells": counts.n_cells,
+        "scribe_version": __version__,
+    }
+
+
+def train(
+    model,
+    guide,
+    encoder,
+    counts: CountData,
+    *,
+    model_config: ModelConfig,
+    inference_config: InferenceConfig,
+    checkpoint_dir: str | Path | None,
+    resume: bool,
+    progress: bool,
+) -> ScribeResults:
+    """Run SVI to ``inference_config.n_steps`` (resuming from a checkpoint if asked)."""
+    config = inference_config
+    device = counts.to_device()
+    batch_size = config.batch_size or counts.n_cells
+    capacity = device.nnz if batch_size == counts.n_cells else counts.batch_capacity(batch_size)
+    optimizer = make_optimizer(config.learning_rate)
+    state = init_state(guide, encoder, optimizer, key=jax.random.key(config.seed))
+    arrays, static = eqx.partition(state, eqx.is_array)
+    losses: list[float] = []
+    store = None
+    if checkpoint_dir is not None:
+        store = CheckpointStore(
+            checkpoint_dir, metadata=_metadata(model_config, inference_config, counts)
+        )
+        if store.steps() and not resume:
+            store.close()
+            raise ValueError(
+                f"checkpoint_dir {str(checkpoint_dir)!r} already holds checkpoints (steps "
+                f"{store.steps()}); pass resume=True to continue them, or choose an empty "
+                "directory (nothing was changed)"
+            )
+        restored = store.restore_latest(arrays) if store.steps() else None
+        if restored is not None:
+            _, arrays, extra = restored
+            state = eqx.combine(arrays, static)
+            losses = [float(x) for x in extra["loss_history"]]
+    step = len(losses)
+    bar = tqdm(total=config.n_steps, initial=step, disable=not progress, desc="SVI")
+    smoothed, best, best_step = None, np.inf, step
+    try:
+        while step < config.n_steps:
+            chunk = min(config.steps_per_dispatch, config.n_steps - step)
+            state, chunk_losses = run_steps(
+                state,
+                model,
+                optimizer,
+                device,
+                n_steps=chunk,
+                batch_size=batch_size,
+                capacity=capacity,
+            )
+            chunk_losses = np.asarray(chunk_losses, dtype=float)
+            losses.extend(chunk_losses.tolist())
+            step += chunk
+            for value in chunk_losses[np.isfinite(chunk_losses)]:
+                smoothed = (
+                    value if smoothed is None else _SMOOTHING * smoothed + (1 - _SMOOTHING) * value
+                )
+            bar.update(chunk)
+            if smoothed is not None:
+                bar.set_postfix(loss=f"{smoothed:.4g}")
+            if store is not None and step % config.checkpoint_every == 0:
+                store.save(
+                    step,
+                    eqx.filter(state, eqx.is_array),
+                    extra={"loss_history": losses, "skipped_steps": skipped_steps(state)},
+                )
+            if config.early_stopping_patience is not None and smoothed is not None:
+                if smoothed < best - config.early_stopping_min_delta * abs(best):
+                    best, best_step = smoothed, step
+                elif step - best_step >= config.early_stopping_patience:
+                    break
+    finally:
+        bar.close()
+        if store is not None:
+            store.close()
+    return ScribeResults(
+        model=model,
+        guide=state.guide,
+        encoder=state.encoder,
+        loss_history=np.asarray(losses),
+        counts=counts,
+        model_config=model_config,
+        inference_config=inference_config,
+        skipped_steps=skipped_steps(state),
+    )

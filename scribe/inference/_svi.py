@@ -1,0 +1,159 @@
+"""Stochastic variational inference: the ELBO, one optax step, and scanned chunks of steps."""
+
+import functools
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ..data import Batch, DeviceCounts
+from ..encoders import AbstractEncoder, FreeEncoder
+from ..model import ScribeModel
+
+
+class SVIState(eqx.Module):
+    """Everything a training run carries from one step to the next (and checkpoints)."""
+
+    guide: Any
+    encoder: AbstractEncoder | None
+    guide_opt_state: Any
+    encoder_opt_state: Any
+    key: PRNGKeyArray
+    step: Array
+
+
+def negative_elbo(
+    guide, encoder: AbstractEncoder | None, model: ScribeModel, batch: Batch, key: PRNGKeyArray
+) -> Float[Array, ""]:
+    """One-sample estimate of ``-ELBO = -E_q[log p(globals, locals, u) - log q]``.
+
+    The per-cell ``log q`` of the batch's latents is scaled by N / B like the per-cell
+    terms of the log-joint, so the estimate is unbiased for the full-data ELBO.
+    """
+    key_globals, key_locals = jax.random.split(key)
+    globals_, log_q = guide.sample_and_log_prob(key=key_globals)
+    locals_ = {}
+    if encoder is not None:
+        locals_, log_q_locals = encoder.sample_and_log_prob(batch, key=key_locals)
+        log_q = log_q + model.n_cells / batch.batch_size * jnp.sum(log_q_locals)
+    return -(model.log_joint(globals_, locals_, batch) - log_q)
+
+
+@functools.lru_cache(maxsize=32)
+def make_optimizer(learning_rate: float, *, max_consecutive_errors: int = 100):
+    """Adam, with non-finite steps skipped (and counted) by ``optax.apply_if_finite``.
+
+    Cached: the same optimizer object lets ``run_steps`` reuse its compiled form
+    across fits with the same settings.
+    """
+    return optax.apply_if_finite(optax.adam(learning_rate), max_consecutive_errors)
+
+
+def init_state(guide, encoder, optimizer, *, key: PRNGKeyArray) -> SVIState:
+    """The state before the first step."""
+    return SVIState(
+        guide=guide,
+        encoder=encoder,
+        guide_opt_state=optimizer.init(eqx.filter(guide, eqx.is_inexact_array)),
+        encoder_opt_state=(
+            None if encoder is None else optimizer.init(eqx.filter(encoder, eqx.is_inexact_array))
+        ),
+        key=key,
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def _keep_other_rows(new: Any, old: Any, in_batch: Array) -> Any:
+    """Per-cell table policy: rows outside the batch keep their values and Adam moments.
+
+    Without it, Adam's momentum keeps moving every row after its cell left the batch,
+    by an amount that depends on how long ago it was sampled.
+    """
+
+    def select(n, o):
+        if not eqx.is_array(n) or n.ndim == 0 or n.shape[0] != in_batch.shape[0]:
+            return n
+        mask = in_batch.reshape((-1,) + (1,) * (n.ndim - 1))
+        return jnp.where(mask, n, o)
+
+    return jax.tree.map(select, new, old)
+
+
+def _update(module, opt_state, grads, optimizer):
+    params = eqx.filter(module, eqx.is_inexact_array)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return eqx.apply_updates(module, updates), opt_state
+
+
+def svi_step(
+    state: SVIState,
+    model: ScribeModel,
+    optimizer: optax.GradientTransformation,
+    batch: Batch,
+    key: PRNGKeyArray,
+    *,
+    full_batch: bool = False,
+) -> tuple[SVIState, Float[Array, ""]]:
+    """One optax step on the guide and the encoder (``full_batch``: every cell is in it)."""
+
+    @eqx.filter_value_and_grad
+    def loss(trainable):
+        guide, encoder = trainable
+        return negative_elbo(guide, encoder, model, batch, key)
+
+    value, (guide_grads, encoder_grads) = loss((state.guide, state.encoder))
+    guide, guide_opt = _update(state.guide, state.guide_opt_state, guide_grads, optimizer)
+    encoder, encoder_opt = state.encoder, state.encoder_opt_state
+    if state.encoder is not None:
+        encoder, encoder_opt = _update(encoder, encoder_opt, encoder_grads, optimizer)
+        if isinstance(state.encoder, FreeEncoder) and not full_batch:
+            in_batch = jnp.zeros(model.n_cells, bool).at[batch.cell_index].set(True)
+            encoder = _keep_other_rows(encoder, state.encoder, in_batch)
+            encoder_opt = _keep_other_rows(encoder_opt, state.encoder_opt_state, in_batch)
+    new_state = SVIState(
+        guide=guide,
+        encoder=encoder,
+        guide_opt_state=guide_opt,
+        encoder_opt_state=encoder_opt,
+        key=state.key,
+        step=state.step + 1,
+    )
+    return new_state, value
+
+
+@eqx.filter_jit
+def run_steps(
+    state: SVIState,
+    model: ScribeModel,
+    optimizer: optax.GradientTransformation,
+    counts: DeviceCounts,
+    *,
+    n_steps: int,
+    batch_size: int,
+    capacity: int,
+) -> tuple[SVIState, Float[Array, " n_steps"]]:
+    """``n_steps`` SVI steps in one dispatch (``lax.scan``), minibatches drawn inside jit.
+
+    The PRNG key in the state is split once per step, so a run of ``a + b`` steps and a
+    run of ``a`` steps followed by ``b`` more follow the same random stream.
+    """
+    full = batch_size == counts.n_cells
+
+    def body(state: SVIState, _):
+        key, key_batch, key_elbo = jax.random.split(state.key, 3)
+        if full:
+            batch = counts.full_batch()
+        else:
+            batch = counts.sample_batch(batch_size, key=key_batch, capacity=capacity)
+        state = eqx.tree_at(lambda s: s.key, state, key)
+        return svi_step(state, model, optimizer, batch, key_elbo, full_batch=full)
+
+    return jax.lax.scan(body, state, None, length=n_steps)
+
+
+def skipped_steps(state: SVIState) -> int:
+    """Steps whose update ``optax.apply_if_finite`` skipped because it was not finite."""
+    return int(state.guide_opt_state.total_notfinite)
