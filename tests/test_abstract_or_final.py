@@ -23,7 +23,10 @@ def _scribe_modules():
 
 def test_scribe_defines_modules():
     names = {c.__name__ for c in _scribe_modules()}
-    assert {"AbstractLikelihood", "NegativeBinomial", "Mixture", "PoissonBeta"} <= names
+    expected = {"AbstractLikelihood", "NegativeBinomial", "Mixture", "PoissonBeta"}
+    expected |= {"AbstractGuide", "JointLowRank", "AbstractParameterization", "MeanOdds"}
+    expected |= {"AbstractEncoder", "FreeEncoder", "ScribeModel"}
+    assert expected <= names
 
 
 @pytest.mark.parametrize("cls", _scribe_modules(), ids=lambda c: c.__qualname__)

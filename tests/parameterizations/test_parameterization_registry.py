@@ -1,7 +1,5 @@
 """Registry, invariants over every concrete class, and abstract-or-final for this layer."""
 
-import dataclasses
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -73,18 +71,12 @@ def _subclasses(cls):
         yield from _subclasses(sub)
 
 
-def test_abstract_or_final():
-    concrete = []
-    for cls in _subclasses(AbstractParameterization):
-        if cls.__name__.startswith("Abstract"):
-            assert dataclasses.fields(cls) == (), cls
-            # dataclass writes a trivial __init__ from source "<string>"; a hand-written
-            # one would come from a real file.
-            init = cls.__dict__.get("__init__")
-            assert init is None or init.__code__.co_filename == "<string>", cls
-        else:
-            assert cls.__subclasses__() == [], f"{cls.__name__} is concrete and subclassed"
-            concrete.append(cls)
+def test_every_concrete_parameterization_is_tested():
+    # Abstract-or-final itself is checked for every scribe module in
+    # tests/test_abstract_or_final.py; here, that ALL lists every concrete class.
+    concrete = [
+        c for c in _subclasses(AbstractParameterization) if not c.__name__.startswith("Abstract")
+    ]
     assert set(concrete) == set(ALL)
 
 
