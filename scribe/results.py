@@ -1,6 +1,7 @@
 """``ScribeResults``: what ``fit`` returns, and every question asked of a fitted model."""
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -228,6 +229,15 @@ class ScribeResults:
             "skipped_steps": int(self.skipped_steps),
         }
         return adata
+
+    def save(self, path: str | Path) -> None:
+        """Write these results to a new directory (Orbax arrays + JSON; never pickle).
+
+        ``scribe.load(path)`` reads them back. An existing non-empty ``path`` is refused.
+        """
+        from ._persist import save_results
+
+        save_results(self, path)
 
     def __repr__(self) -> str:
         final = self.loss_history[-1] if self.loss_history.size else float("nan")

@@ -190,6 +190,22 @@ class CheckpointStore:
                 return saved
         return None
 
+    @staticmethod
+    def read_metadata(directory: str | Path) -> dict | None:
+        """The metadata of the newest readable step in ``directory``, without opening a
+        store (so without matching it against anything). None if there is none."""
+        path = Path(directory).expanduser().absolute()
+        if not path.is_dir():
+            return None
+        manager = _open_manager(path, max_to_keep=None, writes=False)
+        try:
+            for step in sorted(manager.all_steps(), reverse=True):
+                if (saved := _read_metadata(manager, step)) is not None:
+                    return saved
+            return None
+        finally:
+            manager.close()
+
     def steps(self) -> list[int]:
         """The steps on disk, sorted (unfinished saves are not steps)."""
         self._manager.reload()

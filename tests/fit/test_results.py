@@ -118,3 +118,51 @@ def test_to_adata_writes_scverse_keys(results, data):
         results.to_adata(other)
     with pytest.raises(ValueError, match="300 fitted cells, found 10"):
         results.to_adata(adata[:10].copy())
+
+
+def test_save_and_load_round_trip(results, tmp_path):
+    path = tmp_path / "run"
+    results.save(path)
+    loaded = scribe.load(path)
+    np.testing.assert_array_equal(loaded.loss_history, results.loss_history)
+    for name, value in results.get_map().items():
+        np.testing.assert_array_equal(loaded.get_map()[name], value)
+    a = results.get_posterior_samples(5, key=jax.random.key(7))
+    b = loaded.get_posterior_samples(5, key=jax.random.key(7))
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert loaded.gene_names == results.gene_names
+    with pytest.raises(ValueError, match="new or empty directory"):
+        results.save(path)  # never overwrites
+
+
+def test_save_load_keeps_custom_priors_and_low_rank_guides(data, tmp_path):
+    import numpyro.distributions as dist
+
+    fitted = scribe.fit(
+        data,
+        model="nbdm",
+        parameterization="mean_odds",
+        priors={"mu": dist.LogNormal(1.0, 2.0)},
+        guide_rank=2,
+        joint_params=["mu", "phi"],
+        n_steps=20,
+        progress=False,
+    )
+    fitted.save(tmp_path / "run")
+    loaded = scribe.load(tmp_path / "run")
+    prior = loaded.model.global_priors["mu"]
+    assert float(prior.loc) == 1.0 and float(prior.scale) == 2.0
+    for name, value in fitted.get_map().items():
+        np.testing.assert_array_equal(loaded.get_map()[name], value)
+
+
+def test_load_refuses_what_it_cannot_read(results, tmp_path):
+    with pytest.raises(ValueError, match="holds no scribe results"):
+        scribe.load(tmp_path)
+    results.save(tmp_path / "run")
+    import anndata
+
+    other = anndata.AnnData(X=np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="var_names must be the 12 genes"):
+        scribe.load(tmp_path / "run", adata=other)

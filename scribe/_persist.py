@@ -1,0 +1,191 @@
+"""``ScribeResults.save`` / ``scribe.load``: Orbax arrays + JSON metadata, never pickle."""
+
+import dataclasses
+import importlib
+import warnings
+from pathlib import Path
+from typing import Any
+
+import anndata
+import equinox as eqx
+import numpy as np
+import numpyro.distributions as dist
+import scipy.sparse
+
+from ._config import InferenceConfig, ModelConfig
+from .data import load_counts
+from .inference import CheckpointStore
+from .model import ScribeModel
+from .parameterizations import get_parameterization
+from .results import ScribeResults
+
+_FORMAT = "scribe-results-1"
+
+
+def _prior_to_json(prior: dist.Distribution) -> dict:
+    cls = type(prior)
+    params = {k: np.asarray(getattr(prior, k)).tolist() for k in prior.arg_constraints}
+    return {"class": f"{cls.__module__}:{cls.__qualname__}", "params": params}
+
+
+def _prior_from_json(spec: dict) -> dist.Distribution:
+    module, name = spec["class"].split(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cls(**{k: np.asarray(v) for k, v in spec["params"].items()})
+
+
+def _custom_priors(model: ScribeModel, config: ModelConfig) -> dict[str, dist.Distribution]:
+    names = {name for name, _ in config.priors}
+    every = {**model.global_priors, **model.local_priors}
+    return {n: every[n] for n in names}
+
+
+def save_results(results: ScribeResults, path: str | Path) -> None:
+    """Write ``results`` to a new directory ``path`` (an existing non-empty one is refused)."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ValueError(f"path must be a new or empty directory, found existing {str(path)!r}")
+    counts = results.counts
+    metadata = {
+        "format": _FORMAT,
+        "model_config": dataclasses.asdict(results.model_config),
+        "inference_config": dataclasses.asdict(results.inference_config),
+        "priors": {
+            n: _prior_to_json(p)
+            for n, p in _custom_priors(results.model, results.model_config).items()
+        },
+        "gene_names": [str(g) for g in counts.gene_names],
+        "cell_names": [str(c) for c in counts.cell_names],
+        "shape": [counts.n_cells, counts.n_genes],
+        "nnz": int(counts.nnz),
+        "index_dtype": str(counts.matrix.indices.dtype),
+        "skipped_steps": int(results.skipped_steps),
+        "n_losses": int(results.loss_history.size),
+    }
+    state = _state(results)
+    with CheckpointStore(path, metadata=metadata, max_to_keep=1) as store:
+        store.save(0, state)
+
+
+def _state(results: ScribeResults) -> dict:
+    matrix = results.counts.matrix
+    return {
+        "guide": eqx.filter(results.guide, eqx.is_array),
+        "encoder": eqx.filter(results.encoder, eqx.is_array),
+        "loss_history": np.asarray(results.loss_history, dtype=np.float64),
+        "indptr": np.asarray(matrix.indptr, matrix.indices.dtype),
+        "indices": np.asarray(matrix.indices),
+        "data": np.asarray(matrix.data),
+    }
+
+
+def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
+    """Load results written by ``ScribeResults.save``.
+
+    Parameters
+    ----------
+    path
+        The directory ``save`` wrote.
+    adata
+        Optional AnnData the results will be used with: its ``var_names`` must be the
+        fitted genes, in order.
+
+    Examples
+    --------
+    >>> import tempfile, scribe
+    >>> results = scribe.fit(scribe.datasets.pbmc68k_reduced(), model="nbdm", n_steps=20,
+    ...                      progress=False)
+    >>> path = tempfile.mkdtemp() + "/run"
+    >>> results.save(path)
+    >>> bool((scribe.load(path).loss_history == results.loss_history).all())
+    True
+    """
+    from ._fit import _make_guide_and_encoder
+
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"path must be a directory written by ScribeResults.save: {str(path)!r}")
+    metadata = CheckpointStore.read_metadata(path)
+    if metadata is None or metadata.get("format") != _FORMAT:
+        raise ValueError(f"{str(path)!r} holds no scribe results")
+    genes = metadata["gene_names"]
+    if adata is not None:
+        found = [str(g) for g in adata.var_names]
+        if found != genes:
+            raise ValueError(
+                f"adata.var_names must be the {len(genes)} genes the results were fitted to, "
+                f"in order; found {len(found)} genes"
+            )
+    model_config = ModelConfig(**_tuples(metadata["model_config"]))
+    inference_config = InferenceConfig(**metadata["inference_config"])
+    n_cells, n_genes = metadata["shape"]
+    nnz = metadata["nnz"]
+    placeholder = scipy.sparse.csr_array((n_cells, n_genes), dtype=np.float32)
+    priors = {n: _prior_from_json(s) for n, s in metadata["priors"].items()}
+    model = ScribeModel(
+        model_config.model,
+        get_parameterization(model_config.parameterization),
+        n_cells=n_cells,
+        n_genes=n_genes,
+        unconstrained=model_config.unconstrained,
+        priors=priors,
+    )
+    skeleton_counts = _counts(placeholder, metadata, valid=False)
+    guide, encoder = _make_guide_and_encoder(
+        model, model_config, skeleton_counts, inference_config.seed
+    )
+    skeleton = {
+        "guide": eqx.filter(guide, eqx.is_array),
+        "encoder": eqx.filter(encoder, eqx.is_array),
+        "loss_history": np.zeros(metadata["n_losses"], np.float64),
+        "indptr": np.zeros(n_cells + 1, metadata["index_dtype"]),
+        "indices": np.zeros(nnz, metadata["index_dtype"]),
+        "data": np.zeros(nnz, np.float32),
+    }
+    with CheckpointStore(path, metadata=metadata, max_to_keep=1) as store:
+        restored = store.restore_latest(skeleton)
+    if restored is None:
+        raise ValueError(f"{str(path)!r} holds no readable results")
+    _, state, _ = restored
+    matrix = scipy.sparse.csr_array(
+        (np.asarray(state["data"]), np.asarray(state["indices"]), np.asarray(state["indptr"])),
+        shape=(n_cells, n_genes),
+    )
+    return ScribeResults(
+        model=model,
+        guide=eqx.combine(state["guide"], eqx.filter(guide, eqx.is_array, inverse=True)),
+        encoder=None
+        if encoder is None
+        else eqx.combine(state["encoder"], eqx.filter(encoder, eqx.is_array, inverse=True)),
+        loss_history=np.asarray(state["loss_history"]),
+        counts=_counts(matrix, metadata, valid=True),
+        model_config=model_config,
+        inference_config=inference_config,
+        skipped_steps=metadata["skipped_steps"],
+    )
+
+
+def _counts(matrix, metadata: dict, *, valid: bool):
+    if not valid:
+        # Guide and encoder skeletons need shapes and names only: one count per cell on a
+        # cycle of genes is a valid stand-in whose moments are finite.
+        n_cells, n_genes = matrix.shape
+        cells = np.arange(n_cells)
+        matrix = scipy.sparse.csr_array(
+            (np.ones(n_cells, np.float32), (cells, cells % n_genes)), shape=matrix.shape
+        )
+    adata = anndata.AnnData(X=matrix)
+    adata.obs_names = metadata["cell_names"]
+    adata.var_names = metadata["gene_names"]
+    with warnings.catch_warnings():
+        if not valid:
+            warnings.simplefilter("ignore")
+        return load_counts(adata)
+
+
+def _tuples(config: dict) -> dict:
+    """JSON lists back to the tuples the frozen configs hold."""
+    return {
+        k: (tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v)
+        for k, v in config.items()
+    }
