@@ -160,3 +160,13 @@ def test_flags_modify_the_model(truth):
         truth["counts_nbdm"], model="nbdm", parameterization="linked", n_steps=5, progress=False
     )
     assert results.model_config.parameterization == "mean_prob"
+
+
+def test_early_stopping_ends_a_stalled_run(truth):
+    """With a learning rate too small to improve the loss, patience ends the run early."""
+    kwargs = dict(model="nbdm", n_steps=3000, progress=False, checkpoint_every=100)
+    stalled = scribe.fit(
+        truth["counts_nbdm"], learning_rate=1e-7, early_stopping_patience=300, **kwargs
+    )
+    assert 300 <= stalled.loss_history.size < 3000
+    assert stalled.loss_history.size % 100 == 0  # stops at the end of a dispatched chunk
