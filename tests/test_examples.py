@@ -1,0 +1,92 @@
+"""The example scripts run as the README says and print numbers that make sense."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scribe
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NUMBER = r"([-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
+
+
+def _find(pattern: str, text: str) -> tuple[str, ...]:
+    match = re.search(pattern, text, re.MULTILINE)
+    assert match is not None, f"no line matches {pattern!r} in:\n{text}"
+    return match.groups()
+
+
+@pytest.fixture(scope="module")
+def fit_bundled(tmp_path_factory) -> tuple[str, Path]:
+    """``python examples/fit_bundled.py --steps 50 --out DIR``: its stdout and DIR."""
+    out = tmp_path_factory.mktemp("fit_bundled") / "results"
+    command = [sys.executable, str(EXAMPLES / "fit_bundled.py"), "--steps", "50", "--out", out]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    # Data warnings are dealt with in the script; a user should see none.
+    assert "Warning" not in done.stderr, done.stderr
+    return done.stdout, out
+
+
+@pytest.mark.slow
+def test_fit_bundled_summary(fit_bundled):
+    text, _ = fit_bundled
+    adata = scribe.datasets.mouse_10x_10k_subset()
+    counts = adata.X
+    observed_mean = np.asarray(counts.mean(axis=0)).ravel()
+    n_nonempty_cells = int((np.asarray(counts.sum(axis=1)).ravel() > 0).sum())
+    n_nonempty_genes = int((observed_mean > 0).sum())
+    assert _find(r"^data: .* (\d+) cells × (\d+) genes", text) == (
+        str(n_nonempty_cells),
+        str(n_nonempty_genes),
+    )
+    assert _find(r"^fit: (\d+) steps in", text) == ("50",)
+    (loss,) = _find(rf"^loss: {NUMBER} \(mean of the last 50 steps", text)
+    assert 0 < float(loss) < np.inf
+    assert _find(r"^skipped steps: (\d+)$", text) == ("0",)
+
+    p, phi = map(float, _find(rf"^MAP: p = {NUMBER}, phi = \(1 - p\) / p = {NUMBER}$", text))
+    assert 0 < p < 1
+    np.testing.assert_allclose(phi, (1 - p) / p, rtol=2e-3)
+    median, low, high = map(
+        float, _find(rf"^p_capture .*: median {NUMBER}, 5-95% range {NUMBER} to {NUMBER}$", text)
+    )
+    assert 0 < low <= median <= high < 1
+
+    header = text.index("top 10 genes by posterior mean mu")
+    rows = re.findall(rf"^  (\S+) +{NUMBER}  \[{NUMBER}, {NUMBER}\]$", text[header:], re.MULTILINE)
+    assert len(rows) == 10
+    names = [row[0] for row in rows]
+    mean, lower, upper = (np.array([float(row[i]) for row in rows]) for i in (1, 2, 3))
+    assert len(set(names)) == 10 and set(names) <= set(adata.var_names)
+    assert np.all(np.diff(mean) <= 0) and np.all((0 < lower) & (lower <= mean) & (mean <= upper))
+    # μ is expression before capture (observed mean = μ × average capture), so it exceeds
+    # the observed mean; the order of the genes is the data's.
+    ratio = observed_mean[adata.var_names.get_indexer(names)] / mean
+    assert np.all((0 < ratio) & (ratio < 1)), ratio
+    highest = set(adata.var_names[np.argsort(observed_mean)[::-1][:20]])
+    assert set(names) <= highest
+
+    (added,) = _find(r"^to_adata added: (.*)$", text)
+    for key in ("var['scribe_mu']", "var['scribe_r']", "obs['scribe_p_capture']", "uns['scribe']"):
+        assert key in added
+
+
+@pytest.mark.slow
+def test_fit_bundled_saves_results_that_load(fit_bundled):
+    text, out = fit_bundled
+    assert f"saved: {out}" in text
+    # In a fresh process: the results were saved without jax_enable_x64, as a user runs it.
+    code = (
+        "import sys, scribe; r = scribe.load(sys.argv[1]); "
+        "print(r.loss_history.size, r.model_config.model, r.model_config.parameterization)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["50", "nbvcp", "mean_odds"]
