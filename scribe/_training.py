@@ -34,6 +34,43 @@ def _metadata(model_config, inference_config, counts: CountData) -> dict:
     }
 
 
+class _LossMonitor:
+    """The smoothed loss (shown, and used for early stopping) and the best one so far."""
+
+    def __init__(self, config: InferenceConfig):
+        self.patience = config.early_stopping_patience
+        self.min_delta = config.early_stopping_min_delta
+        self.smoothed: float | None = None
+        self.best: float | None = None
+        self.best_step = 0
+
+    def update(self, chunk_losses: np.ndarray, step: int) -> bool:
+        """Take the losses of the chunk that ended at ``step``; True: stop early here."""
+        for value in chunk_losses[np.isfinite(chunk_losses)]:
+            self.smoothed = (
+                value
+                if self.smoothed is None
+                else _SMOOTHING * self.smoothed + (1 - _SMOOTHING) * value
+            )
+        if self.patience is None or self.smoothed is None:
+            return False
+        # The first finite value sets ``best``: ``inf - min_delta * inf`` would be NaN.
+        if self.best is None or self.smoothed < self.best - self.min_delta * abs(self.best):
+            self.best, self.best_step = self.smoothed, step
+            return False
+        return step - self.best_step >= self.patience
+
+    def replay(self, losses: list[float], steps_per_dispatch: int) -> bool:
+        """Catch up on a restored loss history, chunk by chunk as it was dispatched (a
+        checkpoint's step is a multiple of ``steps_per_dispatch``), so that a resumed run
+        smooths and stops early exactly as an uninterrupted one. True: stop at once."""
+        stop = False
+        for end in range(steps_per_dispatch, len(losses) + 1, steps_per_dispatch):
+            chunk = np.asarray(losses[end - steps_per_dispatch : end], dtype=float)
+            stop = self.update(chunk, end)
+        return stop
+
+
 def train(
     model,
     guide,
@@ -73,10 +110,11 @@ def train(
             state = eqx.combine(arrays, static)
             losses = [float(x) for x in extra["loss_history"]]
     step = len(losses)
+    monitor = _LossMonitor(config)
+    stopped = monitor.replay(losses, config.steps_per_dispatch)
     bar = tqdm(total=config.n_steps, initial=step, disable=not progress, desc="SVI")
-    smoothed, best, best_step = None, np.inf, step
     try:
-        while step < config.n_steps:
+        while step < config.n_steps and not stopped:
             chunk = min(config.steps_per_dispatch, config.n_steps - step)
             state, chunk_losses = run_steps(
                 state,
@@ -90,24 +128,16 @@ def train(
             chunk_losses = np.asarray(chunk_losses, dtype=float)
             losses.extend(chunk_losses.tolist())
             step += chunk
-            for value in chunk_losses[np.isfinite(chunk_losses)]:
-                smoothed = (
-                    value if smoothed is None else _SMOOTHING * smoothed + (1 - _SMOOTHING) * value
-                )
+            stopped = monitor.update(chunk_losses, step)
             bar.update(chunk)
-            if smoothed is not None:
-                bar.set_postfix(loss=f"{smoothed:.4g}")
+            if monitor.smoothed is not None:
+                bar.set_postfix(loss=f"{monitor.smoothed:.4g}")
             if store is not None and step % config.checkpoint_every == 0:
                 store.save(
                     step,
                     eqx.filter(state, eqx.is_array),
                     extra={"loss_history": losses, "skipped_steps": skipped_steps(state)},
                 )
-            if config.early_stopping_patience is not None and smoothed is not None:
-                if smoothed < best - config.early_stopping_min_delta * abs(best):
-                    best, best_step = smoothed, step
-                elif step - best_step >= config.early_stopping_patience:
-                    break
     finally:
         bar.close()
         if store is not None:
