@@ -3,7 +3,10 @@
 import abc
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from ._broadcast import sum_broadcast
 
 
 class AbstractLikelihood(eqx.Module):
@@ -51,8 +54,40 @@ class AbstractElementwiseLikelihood(AbstractLikelihood):
 
     Adds ``log_prob_zero``: ``log p(0 | params)`` without lgamma, which the sparse
     path uses to sum the zero entries in closed form and visit nonzeros only.
+
+    A family whose log-pmf splits as ``c(u, φ) + rest(u, θ)``, with ``φ`` a part of the
+    parameters (NB: ``c = log Γ(u + r) / (Γ(r) u!)`` and ``φ = r``), says so through
+    ``normalizer_params`` and ``log_normalizer``; when ``φ`` is per gene the sparse path
+    evaluates ``c`` once per distinct (gene, count) pair instead of once per nonzero.
+    The defaults describe a family without such a split.
     """
 
     @abc.abstractmethod
     def log_prob_zero(self, params: PyTree) -> Array:
         """``log p(u = 0 | params)``, broadcastable to ``(cells, genes)``."""
+
+    def log_prob_zero_sum(
+        self, params: PyTree, shape: tuple[int, int], axis: int
+    ) -> Float[Array, " kept"]:
+        """``Σ`` over ``axis`` of ``log_prob_zero(params)`` broadcast to ``shape``.
+
+        Families whose zero log-probability factorizes override this to avoid forming
+        the ``(cells, genes)`` array (NB: ``r_g log(1 - p̂_c)``).
+        """
+        return sum_broadcast(self.log_prob_zero(params), shape, axis)
+
+    def normalizer_params(self, params: PyTree) -> PyTree | None:
+        """The leaves of ``params`` that ``log_normalizer`` reads (None: no split)."""
+        return None
+
+    def log_normalizer(self, counts: Float[Array, "..."], params: PyTree) -> Array:
+        """The term ``c(u, φ)`` of ``log_prob`` (zero for a family without a split)."""
+        return jnp.zeros_like(counts)
+
+    def log_kernel_excess(self, counts: Float[Array, "..."], params: PyTree) -> Array:
+        """``log p(u | θ) - log p(0 | θ) - log_normalizer(u, φ)`` at counts ``u > 0``.
+
+        With it the sparse path needs ``log_normalizer`` only as a term to add, which it
+        may evaluate once per distinct (gene, count) pair.
+        """
+        return self.log_prob(counts, params) - self.log_prob_zero(params)

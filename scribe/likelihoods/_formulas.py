@@ -92,7 +92,12 @@ def zero_inflated_log_pmf(
 
 def poisson_log_pmf(counts: Float[Array, "..."], log_rate: Float[Array, "..."]) -> Array:
     """``log Poisson(u | e^x) = u x - e^x - log u!``."""
-    return counts * log_rate - jnp.exp(log_rate) - gammaln(counts + 1.0)
+    return counts * log_rate - jnp.exp(log_rate) + poisson_log_normalizer(counts)
+
+
+def poisson_log_normalizer(counts: Float[Array, "..."]) -> Array:
+    """``-log u!``, the parameter-free term of the Poisson log-pmf."""
+    return -gammaln(counts + 1.0)
 
 
 def nb_uncaptured_probs(p: Float[Array, "..."], capture: Float[Array, "..."]) -> Array:

@@ -6,8 +6,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractElementwiseLikelihood
+from ._broadcast import sum_broadcast_product
 from ._formulas import (
     gamma_poisson_sample,
+    log_binomial_coefficient,
     nb_log_pmf,
     nb_mean,
     nb_thinned_probs,
@@ -44,6 +46,20 @@ class NegativeBinomial(AbstractElementwiseLikelihood):
     def log_prob_zero(self, params: NBParams) -> Array:
         return params.r * jnp.log1p(-params.p)
 
+    def log_prob_zero_sum(
+        self, params: NBParams, shape: tuple[int, int], axis: int
+    ) -> Float[Array, " kept"]:
+        return sum_broadcast_product(params.r, jnp.log1p(-params.p), shape, axis)
+
+    def normalizer_params(self, params: NBParams) -> Array:
+        return params.r
+
+    def log_normalizer(self, counts: Float[Array, "..."], params: NBParams) -> Array:
+        return log_binomial_coefficient(counts, params.r)
+
+    def log_kernel_excess(self, counts: Float[Array, "..."], params: NBParams) -> Array:
+        return counts * jnp.log(params.p)
+
     def sample(self, params: NBParams, shape: tuple[int, ...], *, key: PRNGKeyArray) -> Array:
         return gamma_poisson_sample(key, params.r, params.p / (1.0 - params.p), shape)
 
@@ -79,6 +95,15 @@ class NegativeBinomialLogMean(AbstractElementwiseLikelihood):
 
     def log_prob_zero(self, params: NBLogMeanParams) -> Array:
         return params.r * jax.nn.log_sigmoid(jnp.log(params.r) - params.log_mean)
+
+    def normalizer_params(self, params: NBLogMeanParams) -> Array:
+        return params.r
+
+    def log_normalizer(self, counts: Float[Array, "..."], params: NBLogMeanParams) -> Array:
+        return log_binomial_coefficient(counts, params.r)
+
+    def log_kernel_excess(self, counts: Float[Array, "..."], params: NBLogMeanParams) -> Array:
+        return counts * jax.nn.log_sigmoid(params.log_mean - jnp.log(params.r))
 
     def sample(
         self, params: NBLogMeanParams, shape: tuple[int, ...], *, key: PRNGKeyArray

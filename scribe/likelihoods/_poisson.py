@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractElementwiseLikelihood
-from ._formulas import poisson_log_pmf
+from ._formulas import poisson_log_normalizer, poisson_log_pmf
 
 
 class PoissonParams(eqx.Module):
@@ -23,6 +23,15 @@ class PoissonLogRate(AbstractElementwiseLikelihood):
 
     def log_prob_zero(self, params: PoissonParams) -> Array:
         return -jnp.exp(params.log_rate)
+
+    def normalizer_params(self, params: PoissonParams) -> tuple[()]:
+        return ()
+
+    def log_normalizer(self, counts: Float[Array, "..."], params: PoissonParams) -> Array:
+        return poisson_log_normalizer(counts)
+
+    def log_kernel_excess(self, counts: Float[Array, "..."], params: PoissonParams) -> Array:
+        return counts * params.log_rate
 
     def sample(self, params: PoissonParams, shape: tuple[int, ...], *, key: PRNGKeyArray):
         rate = jnp.exp(params.log_rate)

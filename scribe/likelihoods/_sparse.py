@@ -45,6 +45,29 @@ def _elementwise(likelihood: AbstractLikelihood, params: PyTree):
     return likelihood, params
 
 
+def _nonzero_terms(
+    family: AbstractElementwiseLikelihood, params: PyTree, nonzeros: "PaddedNonzeros"
+) -> tuple[Float[Array, " capacity"], Float[Array, " pairs"] | None]:
+    """``log p(u) - log p(0)`` at each slot, in two parts.
+
+    When the family's normaliser reads only per-gene or shared leaves and the batch
+    carries its distinct (gene, count) pairs, the normaliser is returned as a table over
+    the pairs (to be gathered or weighted by the caller) and left out of the slot terms;
+    otherwise the slot terms are complete and the table is None. Padding slots hold 0.
+    """
+    at = gather_entries(params, nonzeros.rows, nonzeros.cols)
+    terms = family.log_kernel_excess(nonzeros.values, at)
+    read, pairs, table = family.normalizer_params(params), nonzeros.pairs, None
+    if read is not None:
+        per_gene = all(leaf.shape[0] == 1 for leaf in jax.tree.leaves(read))
+        if pairs is not None and per_gene:
+            at_pairs = gather_entries(params, jnp.zeros_like(pairs.genes), pairs.genes)
+            table = family.log_normalizer(pairs.counts, at_pairs)
+        else:
+            terms = terms + family.log_normalizer(nonzeros.values, at)
+    return jnp.where(nonzeros.mask, terms, 0.0), table
+
+
 def sparse_log_prob_sum(
     likelihood: AbstractLikelihood,
     params: PyTree,
@@ -68,12 +91,37 @@ def sparse_log_prob_sum(
     """
     family, params = _elementwise(likelihood, params)
     axis = 1 if by == "cell" else 0
-    zeros = jnp.broadcast_to(family.log_prob_zero(params), (n_cells, n_genes)).sum(axis=axis)
-    at = gather_entries(params, nonzeros.rows, nonzeros.cols)
-    correction = family.log_prob(nonzeros.values, at) - family.log_prob_zero(at)
-    correction = jnp.where(nonzeros.mask, correction, 0.0)
+    zeros = family.log_prob_zero_sum(params, (n_cells, n_genes), axis)
+    terms, table = _nonzero_terms(family, params, nonzeros)
+    if table is not None:
+        terms = terms + jnp.where(nonzeros.mask, table[nonzeros.pairs.index], 0.0)
     segments = nonzeros.rows if by == "cell" else nonzeros.cols
-    return zeros + jax.ops.segment_sum(correction, segments, num_segments=zeros.shape[0])
+    return zeros + jax.ops.segment_sum(terms, segments, num_segments=zeros.shape[0])
+
+
+def sparse_log_prob_total(
+    likelihood: AbstractLikelihood,
+    params: PyTree,
+    nonzeros: "PaddedNonzeros",
+    *,
+    n_cells: int,
+    n_genes: int,
+) -> Float[Array, ""]:
+    """``Σ_cg log p(u_cg)``: the sum of `sparse_log_prob_sum`, cheaper to differentiate.
+
+    The normaliser table enters as ``Σ_pairs n_pair · c_pair`` with ``n_pair`` the number
+    of slots holding each pair, so its gradient is a dot product rather than a scatter
+    of one cotangent per nonzero (the slowest operation of a training step on CPU).
+    """
+    family, params = _elementwise(likelihood, params)
+    total = family.log_prob_zero_sum(params, (n_cells, n_genes), 1).sum()
+    terms, table = _nonzero_terms(family, params, nonzeros)
+    total = total + terms.sum()
+    if table is not None:
+        pairs = nonzeros.pairs
+        held = jnp.zeros(table.shape, table.dtype).at[pairs.index].add(nonzeros.mask)
+        total = total + jnp.dot(jax.lax.stop_gradient(held), table)
+    return total
 
 
 def sparse_component_log_prob_sum(

@@ -42,6 +42,18 @@ class ZeroInflated(AbstractElementwiseLikelihood):
         base_zero = self.base.log_prob_zero(params.base)
         return zero_inflated_log_pmf(True, base_zero, base_zero, params.gate)
 
+    def normalizer_params(self, params: ZIParams) -> PyTree | None:
+        return self.base.normalizer_params(params.base)
+
+    def log_normalizer(self, counts: Float[Array, "..."], params: ZIParams) -> Array:
+        return self.base.log_normalizer(counts, params.base)
+
+    def log_kernel_excess(self, counts: Float[Array, "..."], params: ZIParams) -> Array:
+        base_zero = self.base.log_prob_zero(params.base)
+        base_excess = self.base.log_kernel_excess(counts, params.base)
+        at_zero = zero_inflated_log_pmf(True, base_zero, base_zero, params.gate)
+        return jnp.log1p(-params.gate) + base_excess + base_zero - at_zero
+
     def sample(self, params: ZIParams, shape: tuple[int, ...], *, key: PRNGKeyArray) -> Array:
         key_gate, key_base = jax.random.split(key)
         draws = self.base.sample(params.base, shape, key=key_base)

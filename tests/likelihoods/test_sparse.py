@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from scribe import DataWarning
-from scribe.data import PaddedNonzeros
+from scribe.data import DistinctPairs, PaddedNonzeros
+from scribe.data._count_data import distinct_pairs
 from scribe.likelihoods import Mixture, sparse_log_prob_sum
-from scribe.likelihoods._sparse import sparse_component_log_prob_sum
+from scribe.likelihoods._sparse import sparse_component_log_prob_sum, sparse_log_prob_total
 
 from .cases import CASES, cast
 
@@ -17,14 +18,26 @@ ELEMENTWISE = [c for c in CASES if not c.per_cell]
 N_CELLS, N_GENES, PADDING = 9, 6, 5
 
 
-def _padded(counts: np.ndarray, dtype) -> PaddedNonzeros:
+def _padded(counts: np.ndarray, dtype, *, pairs: bool = False) -> PaddedNonzeros:
+    """The nonzeros of `counts` plus padding; with `pairs`, their distinct (gene, count)
+    pairs too, so that normalisers are evaluated once per pair."""
     rows, cols = np.nonzero(counts)
     pad = np.zeros(PADDING, dtype=int)
+    distinct = None
+    if pairs:
+        index, genes, values = distinct_pairs(cols, counts[rows, cols])
+        assert genes.size < rows.size  # the test data must repeat pairs
+        distinct = DistinctPairs(
+            index=jnp.asarray(np.concatenate([index, pad]), jnp.int32),
+            genes=jnp.asarray(genes, jnp.int32),
+            counts=jnp.asarray(values, dtype),
+        )
     return PaddedNonzeros(
         rows=jnp.asarray(np.concatenate([rows, pad]), jnp.int32),
         cols=jnp.asarray(np.concatenate([cols, pad]), jnp.int32),
         values=jnp.asarray(np.concatenate([counts[rows, cols], pad]), dtype),
         mask=jnp.asarray(np.arange(rows.size + PADDING) < rows.size),
+        pairs=distinct,
     )
 
 
@@ -38,20 +51,24 @@ def counts() -> np.ndarray:
 
 
 @pytest.mark.parametrize("case", ELEMENTWISE, ids=lambda c: c.name)
-@pytest.mark.parametrize("by", ["cell", "gene"])
+@pytest.mark.parametrize("by", ["cell", "gene", "total"])
 @pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
-def test_sparse_matches_dense(case, by, dtype, counts):
+@pytest.mark.parametrize("pairs", [False, True], ids=["slots", "pairs"])
+def test_sparse_matches_dense(case, by, dtype, pairs, counts):
+    """Per cell, per gene and in total (`sparse_log_prob_total`), with the normaliser
+    evaluated at every slot or once per distinct (gene, count) pair."""
     params = cast(case.draw(np.random.default_rng(1), N_CELLS, N_GENES), dtype)
-    nonzeros = _padded(counts, dtype)
-    axis = 1 if by == "cell" else 0
+    nonzeros = _padded(counts, dtype, pairs=pairs)
 
     def dense(p):
-        return case.likelihood.log_prob(jnp.asarray(counts, dtype), p).sum(axis=axis)
+        log_prob = case.likelihood.log_prob(jnp.asarray(counts, dtype), p)
+        return log_prob.sum() if by == "total" else log_prob.sum(axis=1 if by == "cell" else 0)
 
     def sparse(p):
-        return sparse_log_prob_sum(
-            case.likelihood, p, nonzeros, n_cells=N_CELLS, n_genes=N_GENES, by=by
-        )
+        shape = dict(n_cells=N_CELLS, n_genes=N_GENES)
+        if by == "total":
+            return sparse_log_prob_total(case.likelihood, p, nonzeros, **shape)
+        return sparse_log_prob_sum(case.likelihood, p, nonzeros, by=by, **shape)
 
     rtol = 1e-5 if dtype == jnp.float32 else 1e-10
     np.testing.assert_allclose(eqx.filter_jit(sparse)(params), dense(params), rtol=rtol)
