@@ -70,7 +70,7 @@ def time_scribe(data, batch_size, n_steps, learning_rate, chunk):
     optimizer = make_optimizer(learning_rate)
     state = init_state(guide, encoder, optimizer, key=jax.random.key(0))
     device = data.to_device()
-    capacity = device.nnz if batch_size == data.n_cells else data.batch_capacity(batch_size)
+    capacity = device.nnz if batch_size == data.n_cells else data.sampling_capacity(batch_size)
     kwargs = dict(n_steps=chunk, batch_size=batch_size, capacity=capacity)
     state, losses = run_steps(state, model, optimizer, device, **kwargs)  # compile
     jax.block_until_ready(losses)

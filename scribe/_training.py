@@ -87,7 +87,7 @@ def train(
     config = inference_config
     device = counts.to_device()
     batch_size = config.batch_size or counts.n_cells
-    capacity = device.nnz if batch_size == counts.n_cells else counts.batch_capacity(batch_size)
+    capacity = device.nnz if batch_size == counts.n_cells else counts.sampling_capacity(batch_size)
     optimizer = make_optimizer(config.learning_rate)
     state = init_state(guide, encoder, optimizer, key=jax.random.key(config.seed))
     arrays, static = eqx.partition(state, eqx.is_array)

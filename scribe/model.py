@@ -10,7 +10,7 @@ from jaxtyping import Array, Float
 from .data import Batch
 from .likelihoods import AbstractLikelihood, make_likelihood
 from .likelihoods._models import build_params, model_spec
-from .likelihoods._sparse import sparse_log_prob_sum
+from .likelihoods._sparse import sparse_log_prob_sum, sparse_log_prob_total
 from .parameterizations import AbstractParameterization, default_prior, get_capture
 
 
@@ -115,21 +115,25 @@ class ScribeModel(eqx.Module):
         self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
     ) -> Float[Array, " batch"]:
         """``log p(u_c | globals, locals_c)`` for each cell of the batch (sparse path)."""
+        return sparse_log_prob_sum(
+            self.likelihood,
+            self._likelihood_params(globals_, locals_, batch),
+            batch.nonzeros,
+            n_cells=batch.batch_size,
+            n_genes=self.n_genes,
+        )
+
+    def _likelihood_params(
+        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
+    ):
         natural = self.natural(globals_, locals_)
         names = ("r", "p", "gate", "p_capture")
-        params = build_params(
+        return build_params(
             self.model,
             {n: natural[n] for n in names if n in natural},
             n_cells=batch.batch_size,
             n_genes=self.n_genes,
             n_components=None,
-        )
-        return sparse_log_prob_sum(
-            self.likelihood,
-            params,
-            batch.nonzeros,
-            n_cells=batch.batch_size,
-            n_genes=self.n_genes,
         )
 
     def log_joint(
@@ -140,8 +144,14 @@ class ScribeModel(eqx.Module):
         The per-cell terms of a minibatch of B cells are scaled by N / B, so the value is
         an unbiased estimate of the full-data log-joint.
         """
-        per_cell = self.log_likelihood(globals_, locals_, batch)
+        per_cells = sparse_log_prob_total(
+            self.likelihood,
+            self._likelihood_params(globals_, locals_, batch),
+            batch.nonzeros,
+            n_cells=batch.batch_size,
+            n_genes=self.n_genes,
+        )
         if self.local_priors:
-            per_cell = per_cell + self.local_log_prior(locals_)
+            per_cells = per_cells + jnp.sum(self.local_log_prior(locals_))
         scale = self.n_cells / batch.batch_size
-        return self.log_prior(globals_) + scale * jnp.sum(per_cell)
+        return self.log_prior(globals_) + scale * per_cells

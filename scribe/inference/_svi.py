@@ -52,8 +52,20 @@ def make_optimizer(learning_rate: float, *, max_consecutive_errors: int = 100):
     return optax.apply_if_finite(optax.adam(learning_rate), max_consecutive_errors)
 
 
+def _strongly_typed(tree: Any) -> Any:
+    """``tree`` with weakly typed array leaves (from Python scalars) given strong dtypes.
+
+    An update returns strongly typed leaves, so a weak leaf in the initial state would
+    make the first training chunk compile a second time for the state it returns.
+    """
+    return jax.tree.map(
+        lambda x: jnp.asarray(x, x.dtype) if getattr(x, "weak_type", False) else x, tree
+    )
+
+
 def init_state(guide, encoder, optimizer, *, key: PRNGKeyArray) -> SVIState:
-    """The state before the first step."""
+    """The state before the first step (every array leaf strongly typed)."""
+    guide, encoder = _strongly_typed((guide, encoder))
     return SVIState(
         guide=guide,
         encoder=encoder,
@@ -141,17 +153,22 @@ def run_steps(
     run of ``a`` steps followed by ``b`` more follow the same random stream.
     """
     full = batch_size == counts.n_cells
+    # The scan carries arrays only: encoders may hold functions (activations).
+    arrays, static = eqx.partition(state, eqx.is_array)
 
-    def body(state: SVIState, _):
+    def body(arrays: SVIState, _):
+        state = eqx.combine(arrays, static)
         key, key_batch, key_elbo = jax.random.split(state.key, 3)
         if full:
             batch = counts.full_batch()
         else:
             batch = counts.sample_batch(batch_size, key=key_batch, capacity=capacity)
         state = eqx.tree_at(lambda s: s.key, state, key)
-        return svi_step(state, model, optimizer, batch, key_elbo, full_batch=full)
+        state, loss = svi_step(state, model, optimizer, batch, key_elbo, full_batch=full)
+        return eqx.filter(state, eqx.is_array), loss
 
-    return jax.lax.scan(body, state, None, length=n_steps)
+    arrays, losses = jax.lax.scan(body, arrays, None, length=n_steps)
+    return eqx.combine(arrays, static), losses
 
 
 def skipped_steps(state: SVIState) -> int:
