@@ -1,6 +1,7 @@
 """``ScribeResults``: what ``fit`` returns, and every question asked of a fitted model."""
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jaxtyping import Array, PRNGKeyArray
+import scipy.sparse as sp
+from jaxtyping import Array, Int, PRNGKeyArray
 
 from ._config import InferenceConfig, ModelConfig
 from .data import CountData
@@ -44,10 +46,67 @@ class ScribeResults:
     inference_config: InferenceConfig
     skipped_steps: int = 0
 
+    # __getitem__ selects genes; without this Python would iterate results by calling it
+    # with 0, 1, 2, ... until an IndexError.
+    __iter__ = None
+
     @property
     def gene_names(self) -> tuple[str, ...]:
         """Names of the genes the model was fitted to."""
         return tuple(str(g) for g in self.counts.gene_names)
+
+    def __getitem__(self, genes: Any) -> "ScribeResults":
+        """New results over some genes only, as ``adata[:, genes]`` selects them.
+
+        Per-gene parameters of the guide and priors (``r``, ``mu``, ``gate``, ...) are
+        taken at the selected genes, in the order given; shared ones (``p``, ``phi``)
+        and the per-cell capture are kept, as are the loss history and configs (with
+        ``guide_rank`` lowered if the subset is smaller than the rank). Each kept
+        gene's variational marginal is exactly the full guide's, jointly so for the
+        low-rank guides. The counts keep each cell's total over all fitted genes,
+        which the capture encoder reads. These results are left unchanged.
+
+        Parameters
+        ----------
+        genes
+            An int (negative counts from the end), a slice, a sequence or 1-D array of
+            ints, a boolean mask of length ``n_genes``, or a gene name or sequence of
+            names from ``gene_names``. The selection must be non-empty and may not
+            repeat a gene.
+
+        Returns
+        -------
+        ScribeResults
+            Results over the selected genes (one gene for an int or a name).
+
+        Raises
+        ------
+        IndexError
+            An integer out of range, a mask of the wrong length, a multi-dimensional index.
+        TypeError
+            A float, bool or other non-index value, or a sequence mixing names and ints.
+        ValueError
+            An unknown or ambiguous gene name, an empty selection, a repeated gene.
+
+        Examples
+        --------
+        >>> import numpy as np, scribe
+        >>> counts = np.random.default_rng(0).poisson(3.0, (20, 4))
+        >>> results = scribe.fit(counts, model="nbdm", n_steps=5, progress=False)
+        >>> subset = results[["gene_3", "gene_1"]]
+        >>> subset.gene_names, subset.get_map()["r"].shape
+        (('gene_3', 'gene_1'), (2,))
+        """
+        index = _gene_index(genes, self.gene_names)
+        guide = self.guide.subset_genes(index)
+        model = self.model.subset_genes(index)
+        return dataclasses.replace(
+            self,
+            model=model,
+            guide=guide,
+            counts=_subset_counts(self.counts, index),
+            model_config=_subset_config(self.model_config, model, guide),
+        )
 
     def get_distributions(self) -> dict[str, dist.Distribution]:
         """The variational marginal of each global parameter (constrained space)."""
@@ -233,10 +292,19 @@ class ScribeResults:
     def save(self, path: str | Path) -> None:
         """Write these results to a new directory (Orbax arrays + JSON; never pickle).
 
-        ``scribe.load(path)`` reads them back. An existing non-empty ``path`` is refused.
+        ``scribe.load(path)`` reads them back. An existing non-empty ``path`` is refused,
+        and so, with ``NotImplementedError``, is a gene subset (``results[genes]``) of an
+        amortized-capture fit, whose encoder needs cell totals the saved counts lack.
         """
         from ._persist import save_results
+        from .encoders import CaptureEncoder
 
+        if isinstance(self.encoder, CaptureEncoder) and _is_gene_subset(self.counts):
+            raise NotImplementedError(
+                "cannot save a gene subset of results with amortize_capture=True: the "
+                "capture encoder reads each cell's total over all fitted genes, which the "
+                "saved counts do not hold. Save the full results and subset after loading."
+            )
         save_results(self, path)
 
     def __repr__(self) -> str:
@@ -247,6 +315,117 @@ class ScribeResults:
             f"n_cells={self.counts.n_cells}, n_genes={self.counts.n_genes}, "
             f"steps={self.loss_history.size}, final_loss={final:.6g})"
         )
+
+
+_EXPECTED = "an int, a slice, ints, a boolean mask of length n_genes, or gene names"
+
+
+def _gene_index(genes: Any, names: Sequence[str]) -> Int[np.ndarray, " kept"]:
+    """Positions of the selected genes (see ``ScribeResults.__getitem__``)."""
+    if isinstance(genes, slice):
+        index = np.arange(len(names))[genes]
+    elif isinstance(genes, str):
+        index = _name_positions([genes], names)
+    elif isinstance(genes, list | tuple):
+        index = _sequence_index(genes, names)
+    else:
+        # numpy, jax and pandas selections: their elements as Python values.
+        array = np.asarray(genes)
+        if array.ndim > 1:
+            raise IndexError(f"gene selections must be 1-D, found shape {array.shape}")
+        if array.ndim == 0 and array.dtype == bool:
+            raise TypeError(f"genes must be {_EXPECTED}, found the bool {genes!r}")
+        index = _sequence_index(array.reshape(-1).tolist(), names)
+    if index.size == 0:
+        raise ValueError(f"gene selection {genes!r} selects no genes; select at least one")
+    values, seen = np.unique(index, return_counts=True)
+    if np.any(seen > 1):
+        repeated = [names[i] for i in values[seen > 1]]
+        raise ValueError(f"gene selection repeats genes {repeated[:5]}; select each at most once")
+    return index
+
+
+def _sequence_index(genes: Sequence, names: Sequence[str]) -> Int[np.ndarray, " kept"]:
+    n_genes = len(names)
+    kinds = {_kind(g) for g in genes}
+    if not kinds:
+        return np.zeros(0, dtype=np.int64)
+    if kinds == {"str"}:
+        return _name_positions(genes, names)
+    if kinds == {"bool"}:
+        if len(genes) != n_genes:
+            raise IndexError(
+                f"a boolean gene mask must have length n_genes = {n_genes}, found {len(genes)}"
+            )
+        return np.flatnonzero(np.asarray(genes, dtype=bool))
+    if kinds == {"int"}:
+        index = np.asarray(genes, dtype=np.int64)
+        outside = index[(index < -n_genes) | (index >= n_genes)]
+        if outside.size:
+            raise IndexError(
+                f"gene indices must lie in [-{n_genes}, {n_genes}) for {n_genes} genes, "
+                f"found {outside[:5].tolist()}"
+            )
+        return np.where(index < 0, index + n_genes, index)
+    raise TypeError(f"genes must be {_EXPECTED}; found elements of type {sorted(kinds)}")
+
+
+def _kind(gene: Any) -> str:
+    if isinstance(gene, bool | np.bool_):
+        return "bool"
+    if isinstance(gene, int | np.integer):
+        return "int"
+    return "str" if isinstance(gene, str) else type(gene).__name__
+
+
+def _name_positions(genes: Sequence[str], names: Sequence[str]) -> Int[np.ndarray, " kept"]:
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i)
+    unknown = [g for g in genes if g not in positions]
+    if unknown:
+        raise ValueError(
+            f"{len(unknown)} gene name(s) not among the {len(names)} fitted genes: "
+            f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''} (fitted genes: "
+            f"{list(names[:5])}{' ...' if len(names) > 5 else ''})"
+        )
+    ambiguous = [g for g in genes if len(positions[g]) > 1]
+    if ambiguous:
+        raise ValueError(
+            f"gene names {ambiguous[:5]} occur more than once among the fitted genes; "
+            "select them by position"
+        )
+    return np.array([positions[g][0] for g in genes], dtype=np.int64)
+
+
+def _subset_counts(counts: CountData, genes: Int[np.ndarray, " kept"]) -> CountData:
+    # Cell totals stay those over all fitted genes: the capture model was fitted to them.
+    matrix = sp.csr_array(counts.matrix[:, genes])
+    matrix.sort_indices()
+    return CountData(
+        matrix=matrix,
+        cell_names=counts.cell_names,
+        gene_names=counts.gene_names[genes],
+        total_counts=counts.total_counts,
+        kept_cells=counts.kept_cells,
+        kept_genes=counts.kept_genes[genes],
+    )
+
+
+def _is_gene_subset(counts: CountData) -> bool:
+    """Whether the cell totals are over more genes than ``counts`` holds."""
+    totals = np.asarray(counts.matrix.sum(axis=1, dtype=np.float64)).reshape(-1)
+    return not np.array_equal(totals, counts.total_counts)
+
+
+def _subset_config(config: ModelConfig, model: ScribeModel, guide: Any) -> ModelConfig:
+    """The config of a subset: its priors' descriptions and its guide's rank."""
+    from ._fit import _describe
+
+    every = {**model.global_priors, **model.local_priors}
+    priors = tuple((name, _describe(every[name])) for name, _ in config.priors)
+    rank = getattr(guide, "rank", config.guide_rank)
+    return dataclasses.replace(config, priors=priors, guide_rank=rank)
 
 
 def _technical_zero_probability(counts, natural) -> Array | None:

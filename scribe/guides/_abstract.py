@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ._factors import AbstractFactor
-from ._spec import ParamSpec
+from ._spec import ParamSpec, check_genes, replace_fields
 
 
 class AbstractGuide(eqx.Module):
@@ -74,6 +74,36 @@ class AbstractGuide(eqx.Module):
     @abc.abstractmethod
     def marginals(self) -> dict[str, dist.Distribution]:
         """Marginal distribution of each parameter, batch shape ``spec.shape``."""
+
+    @abc.abstractmethod
+    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "AbstractGuide":
+        """The guide's exact marginal over some genes, as a guide of the same kind.
+
+        The gene axis is the last axis of every spec with a shape: per-gene values are
+        taken at ``genes``, in that order, and shared ones (shape ``()``) kept. For a
+        Gaussian (low-rank) family the rows of ``loc``, ``W`` and the diagonal are kept,
+        which is exactly the marginal; a block left with fewer coordinates than columns
+        of ``W`` is re-factored to as many columns with the same covariance, and
+        ``rank`` shrinks accordingly, so the subset has the shapes of a guide built for
+        its size.
+
+        Parameters
+        ----------
+        genes
+            Distinct integers in ``[0, n_genes)``, at least one.
+
+        Returns
+        -------
+        AbstractGuide
+            A new guide of the same class; this one is unchanged.
+
+        Raises
+        ------
+        ValueError
+            For ``genes`` that are empty, not 1-D integers, or repeated.
+        IndexError
+            For ``genes`` outside ``[0, n_genes)``.
+        """
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -161,6 +191,16 @@ class AbstractProductGuide(AbstractGuide):
         for factor in self.factors:
             marginals.update(factor.marginals())
         return {s.name: marginals[s.name] for s in self.specs}
+
+
+def subset_factors(guide: AbstractProductGuide, genes: Int[ArrayLike, " kept"]):
+    """``guide`` with every spec and factor restricted to ``genes`` (see ``subset_genes``)."""
+    genes = check_genes(guide.specs, genes)
+    return replace_fields(
+        guide,
+        specs=tuple(s.subset_genes(len(genes)) for s in guide.specs),
+        factors=tuple(f.subset_genes(genes) for f in guide.factors),
+    )
 
 
 def _sample_shape(specs: tuple[ParamSpec, ...], values: Mapping[str, Array]) -> tuple[int, ...]:

@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from ..parameterizations import Beta, BetaPrime
-from ._spec import ParamSpec, get_bijection, inverse_softplus
+from ._spec import ParamSpec, get_bijection, inverse_softplus, replace_fields
 
 # Initial standard deviation of every Normal on an unconstrained coordinate, and the
 # concentration a + b of every initial Beta: both a moderate spread around ``init``.
@@ -83,6 +83,14 @@ class AbstractFactor(eqx.Module):
     def marginals(self) -> dict[str, dist.Distribution]:
         """Per-parameter marginal distributions in constrained space."""
 
+    @abc.abstractmethod
+    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "AbstractFactor":
+        """The factor's exact marginal over the kept ``genes`` (checked by the guide).
+
+        Per-gene values (the last axis of a spec with a shape) are taken at ``genes``, in
+        that order; shared ones are kept.
+        """
+
 
 class NormalFactor(AbstractFactor):
     """Independent ``Normal(loc, scale)`` per coordinate, pushed through ``bijection``.
@@ -131,6 +139,14 @@ class NormalFactor(AbstractFactor):
     def marginals(self) -> dict[str, dist.Distribution]:
         scale = jax.nn.softplus(self.raw_scale)
         return {self.spec.name: normal_marginal(self.loc, scale, self.bijection)}
+
+    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "NormalFactor":
+        return replace_fields(
+            self,
+            spec=self.spec.subset_genes(len(genes)),
+            loc=_take_genes(self.spec, self.loc, genes),
+            raw_scale=_take_genes(self.spec, self.raw_scale, genes),
+        )
 
 
 class BetaFactor(AbstractFactor):
@@ -194,6 +210,14 @@ class BetaFactor(AbstractFactor):
 
     def marginals(self) -> dict[str, dist.Distribution]:
         return {self.spec.name: self._distribution()}
+
+    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "BetaFactor":
+        return replace_fields(
+            self,
+            spec=self.spec.subset_genes(len(genes)),
+            raw_concentration1=_take_genes(self.spec, self.raw_concentration1, genes),
+            raw_concentration0=_take_genes(self.spec, self.raw_concentration0, genes),
+        )
 
 
 class LowRankNormalFactor(AbstractFactor):
@@ -275,3 +299,29 @@ class LowRankNormalFactor(AbstractFactor):
         scale = jnp.sqrt(variance)
         blocks = zip(self.specs, self._split(self.loc), self._split(scale), strict=True)
         return {s.name: normal_marginal(loc, sd, s.bijection) for s, loc, sd in blocks}
+
+    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "LowRankNormalFactor":
+        # The marginal of a Gaussian over some coordinates keeps their rows of loc, W and
+        # the diagonal: covariance rows and columns of W Wᵀ + diag(scale²) at once.
+        offsets = np.cumsum([0] + [s.size for s in self.specs])[:-1]
+        rows = np.concatenate(
+            [o + s.gene_positions(genes) for o, s in zip(offsets, self.specs, strict=True)]
+        )
+        cov_factor = self.cov_factor[rows]
+        if rows.size < cov_factor.shape[1]:
+            # More columns than coordinates: an SVD gives the same W Wᵀ with as many
+            # columns as coordinates, the shape a guide built for this size has.
+            u, s, _ = jnp.linalg.svd(cov_factor, full_matrices=False)
+            cov_factor = u * s[None, :]
+        return replace_fields(
+            self,
+            specs=tuple(s.subset_genes(len(genes)) for s in self.specs),
+            loc=self.loc[rows],
+            cov_factor=cov_factor,
+            raw_scale=self.raw_scale[rows],
+        )
+
+
+def _take_genes(spec: ParamSpec, x: Array, genes: Int[np.ndarray, " kept"]) -> Array:
+    """``x`` (of ``spec``'s shape) at the kept genes, its last axis; shared ``x`` as is."""
+    return x[..., genes] if spec.shape else x

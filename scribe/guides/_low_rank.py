@@ -4,11 +4,11 @@ from collections.abc import Iterable, Mapping
 from numbers import Integral
 
 import equinox as eqx
-from jaxtyping import ArrayLike
+from jaxtyping import ArrayLike, Int
 
-from ._abstract import AbstractProductGuide
+from ._abstract import AbstractProductGuide, subset_factors
 from ._factors import LowRankNormalFactor
-from ._spec import ParamSpec, check_specs, initial_values
+from ._spec import ParamSpec, check_specs, initial_values, replace_fields
 
 
 def check_rank(rank: int, dim: int, applies_to: str) -> int:
@@ -98,6 +98,12 @@ class LowRank(AbstractProductGuide):
         values = initial_values(self.specs, init)
         self.factors = _factors([(s,) for s in self.specs], self.rank, values)
 
+    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "LowRank":
+        subset = subset_factors(self, genes)
+        # The rank check of __init__, for the subset's largest parameter.
+        largest = max(s.size for s in subset.specs)
+        return replace_fields(subset, rank=min(self.rank, largest))
+
 
 class JointLowRank(AbstractProductGuide):
     """One low-rank Gaussian over several parameters' unconstrained coordinates.
@@ -153,3 +159,9 @@ class JointLowRank(AbstractProductGuide):
         values = initial_values(self.specs, init)
         rest = [(s,) for s in self.specs if s.name not in self.joint]
         self.factors = _factors([joint_specs, *rest], self.rank, values)
+
+    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "JointLowRank":
+        subset = subset_factors(self, genes)
+        # The rank check of __init__, for the subset's joint dimension.
+        dim = sum(s.size for s in subset.specs if s.name in self.joint)
+        return replace_fields(subset, rank=min(self.rank, dim))

@@ -3,10 +3,10 @@
 from collections.abc import Iterable, Mapping
 
 import equinox as eqx
-from jaxtyping import ArrayLike
+from jaxtyping import ArrayLike, Int
 
 from ..parameterizations import BetaPrime, default_prior
-from ._abstract import AbstractProductGuide
+from ._abstract import AbstractProductGuide, subset_factors
 from ._factors import AbstractFactor, BetaFactor, NormalFactor
 from ._spec import ParamSpec, check_specs, initial_values
 
@@ -60,6 +60,9 @@ class MeanFieldConstrained(AbstractProductGuide):
         values = initial_values(self.specs, init)
         self.factors = tuple(_constrained_factor(s, values[s.name]) for s in self.specs)
 
+    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "MeanFieldConstrained":
+        return subset_factors(self, genes)
+
 
 class MeanFieldUnconstrained(AbstractProductGuide):
     """Independent Normals on each coordinate's unconstrained scale.
@@ -95,3 +98,6 @@ class MeanFieldUnconstrained(AbstractProductGuide):
         self.specs = check_specs(specs)
         values = initial_values(self.specs, init)
         self.factors = tuple(NormalFactor(s, s.bijection, values[s.name]) for s in self.specs)
+
+    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "MeanFieldUnconstrained":
+        return subset_factors(self, genes)

@@ -1,13 +1,16 @@
 """What a guide is built from: one ``ParamSpec`` per global parameter, and its checks."""
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral
+from typing import TypeVar
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike
+from jaxtyping import Array, ArrayLike, Int
 from numpyro.distributions.transforms import (
     ExpTransform,
     IdentityTransform,
@@ -95,6 +98,24 @@ class ParamSpec:
             return "sigmoid"
         return self.transform if self.domain == "positive" else "identity"
 
+    def subset_genes(self, n_kept: int) -> "ParamSpec":
+        """This spec over ``n_kept`` genes: the last axis of a per-gene shape resized.
+
+        A shared parameter (shape ``()``) is returned as it is.
+        """
+        if not self.shape:
+            return self
+        return dataclasses.replace(self, shape=(*self.shape[:-1], n_kept))
+
+    def gene_positions(self, genes: Int[np.ndarray, " kept"]) -> Int[np.ndarray, " values"]:
+        """Positions, in the flattened values, of the entries of the kept ``genes``.
+
+        The gene axis is the last one; a shared parameter keeps its single value.
+        """
+        if not self.shape:
+            return np.arange(1)
+        return np.arange(self.size).reshape(self.shape)[..., genes].reshape(-1)
+
 
 _BIJECTIONS: dict[str, type[Transform]] = {
     "sigmoid": SigmoidTransform,
@@ -163,6 +184,54 @@ def initial_values(
             )
         values[spec.name] = value
     return values
+
+
+def check_genes(
+    specs: tuple[ParamSpec, ...], genes: Int[ArrayLike, " kept"]
+) -> Int[np.ndarray, " kept"]:
+    """``genes`` as a numpy int array, checked against the gene axis of ``specs``.
+
+    The gene axis is the last axis of every spec with a non-empty shape; ``genes`` must
+    be a non-empty one-dimensional array of distinct integers in ``[0, n_genes)``.
+    Duplicates are refused: a repeated gene is not a marginal of the guide.
+    """
+    genes = np.asarray(genes)
+    if genes.ndim != 1 or genes.size == 0 or not np.issubdtype(genes.dtype, np.integer):
+        raise ValueError(
+            f"genes must be a non-empty 1-D integer array, found shape {genes.shape} "
+            f"and dtype {genes.dtype}."
+        )
+    sizes = {s.shape[-1] for s in specs if s.shape}
+    if len(sizes) > 1:
+        raise ValueError(f"specs disagree on the number of genes (last axis): {sorted(sizes)}.")
+    if sizes:
+        n_genes = sizes.pop()
+        outside = genes[(genes < 0) | (genes >= n_genes)]
+        if outside.size:
+            raise IndexError(f"genes must lie in [0, {n_genes}), found {outside[:5].tolist()}.")
+    if np.unique(genes).size < genes.size:
+        raise ValueError(f"genes must be distinct, found {genes.tolist()}.")
+    return genes
+
+
+Module = TypeVar("Module", bound=eqx.Module)
+
+
+def replace_fields(module: Module, **changes) -> Module:
+    """A copy of an equinox ``module`` with ``changes`` to its fields, static ones too.
+
+    ``eqx.tree_at`` cannot change static fields and ``dataclasses.replace`` would call
+    a custom ``__init__``; this builds the copy as equinox unflattens a module, so the
+    caller is responsible for the new fields being consistent.
+    """
+    fields = {f.name for f in dataclasses.fields(module)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise TypeError(f"{type(module).__name__} has no fields {unknown}.")
+    copy = object.__new__(type(module))
+    for name in fields:
+        object.__setattr__(copy, name, changes.get(name, getattr(module, name)))
+    return copy
 
 
 def inverse_softplus(x: ArrayLike) -> Array:
