@@ -4,8 +4,9 @@ from collections.abc import Mapping
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 import numpyro.distributions as dist
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from .data import Batch
 from .likelihoods import AbstractLikelihood, make_likelihood
@@ -87,6 +88,36 @@ class ScribeModel(eqx.Module):
         shared = {"p", "phi"}
         return {n: (() if n in shared else (self.n_genes,)) for n in self.global_priors}
 
+    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "ScribeModel":
+        """This model over some of its genes, per-gene prior parameters subset too.
+
+        A prior whose batch shape is ``(n_genes,)`` has each such parameter taken at
+        ``genes``; shared priors and the per-cell (local) ones are kept.
+
+        Parameters
+        ----------
+        genes
+            Distinct gene positions in ``[0, n_genes)`` (``ScribeResults.__getitem__``
+            checks them), in the order the subset keeps.
+
+        Returns
+        -------
+        ScribeModel
+            A new model with ``n_genes = len(genes)``; this one is unchanged.
+        """
+        genes = np.asarray(genes)
+        priors = {
+            n: _subset_prior(n, p, genes, self.n_genes) for n, p in self.global_priors.items()
+        }
+        # Every prior is passed as an override, so the unconstrained flag is moot.
+        return ScribeModel(
+            self.model,
+            self.parameterization,
+            n_cells=self.n_cells,
+            n_genes=len(genes),
+            priors={**priors, **self.local_priors},
+        )
+
     @property
     def local_names(self) -> tuple[str, ...]:
         """Names of the per-cell latents."""
@@ -155,3 +186,32 @@ class ScribeModel(eqx.Module):
             per_cells = per_cells + jnp.sum(self.local_log_prior(locals_))
         scale = self.n_cells / batch.batch_size
         return self.log_prior(globals_) + scale * per_cells
+
+
+def _subset_prior(
+    name: str, prior: dist.Distribution, genes: Int[np.ndarray, " kept"], n_genes: int
+) -> dist.Distribution:
+    """``prior`` at the kept genes when its batch shape is ``(n_genes,)``, else as is.
+
+    The prior is rebuilt from its ``arg_constraints`` parameters (as checkpoints store
+    it), each with a last axis of length ``n_genes`` taken at ``genes``.
+    """
+    if tuple(prior.batch_shape) != (n_genes,):
+        return prior
+    if prior.event_shape:
+        raise TypeError(
+            f"priors[{name!r}]: cannot subset a per-gene {type(prior).__name__} with event "
+            f"shape {prior.event_shape}; use a prior with scalar events."
+        )
+    params = {}
+    for key in prior.arg_constraints:
+        value = getattr(prior, key)
+        per_gene = np.ndim(value) >= 1 and np.shape(value)[-1] == n_genes
+        params[key] = value[..., genes] if per_gene else value
+    try:
+        return type(prior)(**params)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"priors[{name!r}]: cannot rebuild the per-gene {type(prior).__name__} from its "
+            f"parameters {sorted(params)} to subset its genes ({error})."
+        ) from None
