@@ -294,8 +294,11 @@ def test_amortized_capture_subsets_are_not_saved(fits, tmp_path):
     config = dataclasses.replace(results.model_config, amortize_capture=True)
     amortized = dataclasses.replace(results, encoder=encoder, model_config=config)
     subset = amortized[IDX]
-    # The encoder reads each cell's total over all fitted genes, which the subset keeps.
+    # The encoder reads each cell's total over all fitted genes, which the subset keeps,
+    # so each cell's capture is the full results' own.
     np.testing.assert_array_equal(subset.counts.total_counts, results.counts.total_counts)
+    full_capture = amortized.get_map()["p_capture"]
+    np.testing.assert_allclose(subset.get_map()["p_capture"], full_capture, rtol=1e-12)
     with pytest.raises(NotImplementedError, match="Save the full results and subset after"):
         subset.save(tmp_path / "run")
 
