@@ -8,6 +8,7 @@ from typing import Any
 
 import anndata
 import equinox as eqx
+import jax
 import numpy as np
 import numpyro.distributions as dist
 import scipy.sparse
@@ -61,6 +62,7 @@ def save_results(results: ScribeResults, path: str | Path) -> None:
         "index_dtype": str(counts.matrix.indices.dtype),
         "skipped_steps": int(results.skipped_steps),
         "n_losses": int(results.loss_history.size),
+        "float_dtype": _float_dtype((results.guide, results.encoder)),
     }
     state = _state(results)
     with CheckpointStore(path, metadata=metadata, max_to_keep=1) as store:
@@ -134,6 +136,8 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
     guide, encoder = _make_guide_and_encoder(
         model, model_config, skeleton_counts, inference_config.seed
     )
+    # Saved float32 arrays restore as float32 even where x64 is on (and the reverse).
+    guide, encoder = _cast_floats((guide, encoder), metadata.get("float_dtype", "float32"))
     skeleton = {
         "guide": eqx.filter(guide, eqx.is_array),
         "encoder": eqx.filter(encoder, eqx.is_array),
@@ -163,6 +167,15 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
         inference_config=inference_config,
         skipped_steps=metadata["skipped_steps"],
     )
+
+
+def _float_dtype(tree: Any) -> str:
+    leaves = jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))
+    return str(leaves[0].dtype) if leaves else "float32"
+
+
+def _cast_floats(tree: Any, dtype: str) -> Any:
+    return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)
 
 
 def _counts(matrix, metadata: dict, *, valid: bool):

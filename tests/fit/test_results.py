@@ -1,5 +1,7 @@
 """``ScribeResults``: posterior draws, predictive, per-draw log-likelihood, denoising."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -134,6 +136,23 @@ def test_save_and_load_round_trip(results, tmp_path):
     assert loaded.gene_names == results.gene_names
     with pytest.raises(ValueError, match="new or empty directory"):
         results.save(path)  # never overwrites
+
+
+def test_results_saved_in_float32_load_as_float32_under_x64(results, tmp_path):
+    """Results fitted without x64 (float32 leaves) load in a process that has it on
+    (the test session does) with their own dtype and values."""
+    from scribe._persist import _cast_floats
+
+    single = dataclasses.replace(
+        results,
+        guide=_cast_floats(results.guide, "float32"),
+        encoder=_cast_floats(results.encoder, "float32"),
+    )
+    single.save(tmp_path / "run")
+    loaded = scribe.load(tmp_path / "run")
+    for a, b in zip(jax.tree.leaves(loaded.guide), jax.tree.leaves(single.guide), strict=True):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
 
 
 def test_save_load_keeps_custom_priors_and_low_rank_guides(data, tmp_path):
