@@ -84,8 +84,8 @@ def _factor_oracle(factor, values) -> np.ndarray:
     """log q of a batch of draws (leading axis) under one factor, in scipy."""
     if isinstance(factor, BetaFactor):
         name = factor.spec.name
-        a = _softplus(np.asarray(factor.raw_concentration1))
-        b = _softplus(np.asarray(factor.raw_concentration0))
+        a = np.exp(np.asarray(factor.log_concentration1))
+        b = np.exp(np.asarray(factor.log_concentration0))
         family = scipy.stats.betaprime if factor.odds else scipy.stats.beta
         lp = family.logpdf(np.asarray(values[name]), a, b)
         return lp.reshape(lp.shape[0], -1).sum(-1)
@@ -168,15 +168,15 @@ def expected_gradients(factor) -> dict[str, np.ndarray]:
     Gaussian coordinates use Price's theorem: d E[f(z)] / d var(z) = E[f''(z)] / 2.
     """
     if isinstance(factor, BetaFactor):
-        raw_a, raw_b = np.asarray(factor.raw_concentration1), np.asarray(factor.raw_concentration0)
-        a, b = _softplus(raw_a), _softplus(raw_b)
+        a = np.exp(np.asarray(factor.log_concentration1))
+        b = np.exp(np.asarray(factor.log_concentration0))
         if factor.odds:  # E = a / (b - 1)
             da, db = 1.0 / (b - 1.0), -a / (b - 1.0) ** 2
         else:  # E = a / (a + b)
             da, db = b / (a + b) ** 2, -a / (a + b) ** 2
         return {
-            "raw_concentration1": da * scipy.special.expit(raw_a),
-            "raw_concentration0": db * scipy.special.expit(raw_b),
+            "log_concentration1": da * a,
+            "log_concentration0": db * b,
         }
     raw_scale = np.asarray(factor.raw_scale)
     scale = _softplus(raw_scale)

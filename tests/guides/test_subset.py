@@ -65,8 +65,8 @@ def _marginal_oracle(guide, genes, values) -> np.ndarray:
 def _coordinate_log_prob(factor, y) -> np.ndarray:
     """Log density of each coordinate of an independent factor, in scipy."""
     if isinstance(factor, BetaFactor):
-        a = _softplus(np.asarray(factor.raw_concentration1))
-        b = _softplus(np.asarray(factor.raw_concentration0))
+        a = np.exp(np.asarray(factor.log_concentration1))
+        b = np.exp(np.asarray(factor.log_concentration0))
         family = scipy.stats.betaprime if factor.odds else scipy.stats.beta
         return family.logpdf(y, a, b)
     loc, scale = np.asarray(factor.loc), _softplus(np.asarray(factor.raw_scale))
