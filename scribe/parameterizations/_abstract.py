@@ -34,8 +34,11 @@ class AbstractParameterization(eqx.Module):
       parameterization (see ``get_capture``).
 
     The one field, ``positive_transform``, chooses ``"softplus"`` or ``"exp"`` per
-    positive coordinate for the unconstrained prior; a family may change the default
-    through ``default_positive_transform``.
+    positive coordinate for the unconstrained prior. The default is ``exp`` (Normal(0, 1)
+    on the log, i.e. LogNormal(0, 1), as the constrained prior): softplus leaves a
+    Gaussian tail on the value itself, which shrinks means in the tens to thousands (by
+    4–6% already in small simulated fits). A family may change the default through
+    ``default_positive_transform``.
     """
 
     positive_transform: eqx.AbstractVar[TransformChoice]
@@ -69,10 +72,10 @@ class AbstractParameterization(eqx.Module):
             )
 
     def transform_choice(self, name: str) -> str:
-        """``"softplus"`` or ``"exp"``: the positive transform used for ``name``."""
+        """``"softplus"`` or ``"exp"`` (the default): the positive transform of ``name``."""
         self._check_sampled(name)
         choice = {**self.default_positive_transform, **dict(self.positive_transform)}
-        return choice.get(name, "softplus")
+        return choice.get(name, "exp")
 
     def unconstrained_transform(self, name: str) -> Transform:
         """Bijection from the real line onto sampled coordinate ``name``'s domain.

@@ -17,16 +17,10 @@ from ._abstract import AbstractParameterization, TransformChoice, freeze_transfo
 
 
 class AbstractTwoStateParameterization(AbstractParameterization):
-    """Coordinates mapped to a Poisson-Beta's ``rate``, ``alpha``, ``beta`` (plus ``mu``).
-
-    The mean ``mu`` spans orders of magnitude across genes, so its unconstrained prior
-    uses ``exp`` by default (Normal(0, 1) on ``log mu``); other positive coordinates
-    use ``softplus``.
-    """
+    """Coordinates mapped to a Poisson-Beta's ``rate``, ``alpha``, ``beta`` (plus ``mu``)."""
 
     natural: ClassVar[tuple[str, ...]] = ("rate", "alpha", "beta")
     derived: ClassVar[tuple[str, ...]] = ("mu",)
-    default_positive_transform: ClassVar[dict[str, str]] = {"mu": "exp"}
 
 
 class TwoStateNatural(AbstractTwoStateParameterization):
