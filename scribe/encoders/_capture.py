@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from ..data import Batch
-from ._abstract import AbstractEncoder
+from ._abstract import AbstractEncoder, scale_from_raw
 
 
 class CaptureEncoder(AbstractEncoder):
@@ -48,6 +48,5 @@ class CaptureEncoder(AbstractEncoder):
         x = (jnp.log1p(batch.total_counts) - self.centre)[:, None]
         out = jax.vmap(self.mlp)(x.astype(jnp.result_type(float)))
         return {
-            n: (out[:, 2 * i], jax.nn.softplus(out[:, 2 * i + 1]) + 1e-4)
-            for i, n in enumerate(self.names)
+            n: (out[:, 2 * i], scale_from_raw(out[:, 2 * i + 1])) for i, n in enumerate(self.names)
         }
