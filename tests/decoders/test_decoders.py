@@ -1,0 +1,124 @@
+"""Decoders: the range of each output, the library-size mean, and the LNM's ALR convention."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from scribe.decoders import LinearALRDecoder, MLPDecoder
+from scribe.likelihoods import LNMParams, LogisticNormalMultinomial, NBParams
+
+from ..encoders.cases import DECODERS, N_GENES, N_LATENT, latent, sample_batch
+
+BATCH_CELLS = sample_batch(jax.random.key(2))
+TOTALS = np.asarray(BATCH_CELLS.total_counts, np.float64)
+
+
+def _decode(case):
+    decoder = case.build(jax.random.key(3))
+    z = latent(decoder, jax.random.key(4))
+    return decoder, np.asarray(z), jax.tree.map(np.asarray, decoder(z, BATCH_CELLS))
+
+
+def _where(condition):
+    cases = [c for c in DECODERS if condition(c.build(jax.random.key(0)))]
+    assert cases, "no decoder case exercises this test"
+    return pytest.mark.parametrize("case", cases, ids=[c.name for c in cases])
+
+
+@_where(lambda decoder: True)
+def test_each_output_lies_in_its_domain(case):
+    decoder, _, out = _decode(case)
+    assert set(out) == set(decoder.outputs)
+    for name in set(out) & {"r", "mu"}:
+        assert np.all(out[name] > 0), name
+    if "gate" in out:
+        assert np.all((out["gate"] > 0) & (out["gate"] < 1))
+
+
+@_where(lambda decoder: getattr(decoder, "library_size", False))
+def test_library_size_means_sum_to_each_cells_total(case):
+    _, _, out = _decode(case)
+    np.testing.assert_allclose(out["mu"].sum(axis=1), TOTALS, rtol=1e-12)
+
+
+@_where(lambda decoder: isinstance(decoder, LinearALRDecoder))
+def test_alr_is_affine_in_z_and_matches_the_lnm_composition(case):
+    decoder, z, out = _decode(case)
+    weight, bias = np.asarray(decoder.linear.weight), np.asarray(decoder.linear.bias)
+    np.testing.assert_allclose(out["alr"], z @ weight.T + bias[None], rtol=1e-12)
+    logits = np.insert(out["alr"], decoder.reference_gene, 0.0, axis=1)
+    oracle = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        _log_composition(decoder.reference_gene, out["alr"]), oracle, rtol=1e-12
+    )
+
+
+def _log_composition(reference: int, alr) -> jax.Array:
+    likelihood = LogisticNormalMultinomial(reference_gene=reference)
+    total = NBParams(r=jnp.ones((1, 1)), p=jnp.full((1, 1), 0.5))
+    return likelihood.log_composition(LNMParams(total=total, alr=jnp.asarray(alr)))
+
+
+@pytest.mark.parametrize("reference", [0, 2, N_GENES - 1])
+def test_a_bias_of_log_ratios_decodes_to_that_composition(reference):
+    """With W = 0 and b_g = log(ρ_g / ρ_reference), the LNM's composition is ρ itself."""
+    rho = np.array([0.05, 0.1, 0.15, 0.2, 0.22, 0.28])
+    decoder = LinearALRDecoder(N_LATENT, N_GENES, reference, key=jax.random.key(0))
+    bias = np.log(np.delete(rho, reference) / rho[reference])
+    decoder = eqx.tree_at(
+        lambda d: (d.linear.weight, d.linear.bias),
+        decoder,
+        (jnp.zeros_like(decoder.linear.weight), jnp.asarray(bias)),
+    )
+    alr = decoder(latent(decoder, jax.random.key(1)), BATCH_CELLS)["alr"]
+    composition = np.exp(_log_composition(reference, alr))
+    np.testing.assert_allclose(composition, np.broadcast_to(rho, composition.shape), rtol=1e-12)
+
+
+def _mlp(**kwargs):
+    return MLPDecoder(**{"n_latent": 2, "n_genes": N_GENES, "key": jax.random.key(0), **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda: _mlp(n_latent=0), ValueError, "n_latent must be at least 1; found 0"),
+        (lambda: _mlp(n_genes=True), TypeError, "n_genes must be an int; found bool"),
+        (lambda: _mlp(outputs="r"), TypeError, "outputs must be a tuple"),
+        (lambda: _mlp(outputs=()), ValueError, "at least one; found ()"),
+        (lambda: _mlp(outputs=("r", "p")), ValueError, r"outputs must be distinct names from"),
+        (lambda: _mlp(outputs=("r", "r")), ValueError, r"found \('r', 'r'\)"),
+        (lambda: _mlp(library_size=1), TypeError, "library_size must be a bool"),
+        (lambda: _mlp(library_size=True), ValueError, "outputs must include 'mu'"),
+        (lambda: _mlp(hidden=(0,)), ValueError, r"hidden\[0\] must be at least 1"),
+        (lambda: _mlp(activation=jax.nn.relu), ValueError, "activation must be one of"),
+        (
+            lambda: LinearALRDecoder(2, 1, 0, key=jax.random.key(0)),
+            ValueError,
+            "n_genes must be at least 2; found 1",
+        ),
+        (
+            lambda: LinearALRDecoder(2, N_GENES, N_GENES, key=jax.random.key(0)),
+            ValueError,
+            r"reference_gene must be a gene index in \[0, 6\); found 6",
+        ),
+        (
+            lambda: LinearALRDecoder(2, N_GENES, -1, key=jax.random.key(0)),
+            ValueError,
+            "reference_gene must be at least 0; found -1",
+        ),
+    ],
+)
+def test_bad_arguments_are_named(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_a_latent_of_the_wrong_shape_is_rejected():
+    decoder = _mlp()
+    with pytest.raises(ValueError, match=r"z must have shape \(cells, n_latent\) = \(5, 2\)"):
+        decoder(jnp.zeros((5, 3)), BATCH_CELLS)
+    with pytest.raises(ValueError, match="outputs 4 genes; the batch has 6"):
+        _mlp(n_genes=4)(jnp.zeros((5, 2)), BATCH_CELLS)
