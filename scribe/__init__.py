@@ -4,8 +4,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import data as data
 from . import datasets as datasets
+from . import decoders as decoders
 from . import encoders as encoders
 from . import guides as guides
+from . import latent_priors as latent_priors
 from . import likelihoods as likelihoods
 from . import parameterizations as parameterizations
 from ._fit import fit as fit
