@@ -43,16 +43,24 @@ class _LossMonitor:
         self.smoothed: float | None = None
         self.best: float | None = None
         self.best_step = 0
+        self._moving_sum = 0.0
+        self._n_finite = 0
 
     def update(self, chunk_losses: np.ndarray, step: int) -> bool:
-        """Take the losses of the chunk that ended at ``step``; True: stop early here."""
+        """Take the losses of the chunk that ended at ``step``; True: stop early here.
+
+        The smoothed loss is a bias-corrected exponential average (as Adam's moments):
+        an average of the losses so far with weights ``β^age``, so the first single-step
+        loss weighs ~1/100 of it after 100 steps rather than ``β^100 ≈ 37%``. Early
+        stopping starts once the average spans ``1 / (1 - β)`` steps, so that a lucky
+        early draw does not set a best that later averages never beat.
+        """
         for value in chunk_losses[np.isfinite(chunk_losses)]:
-            self.smoothed = (
-                value
-                if self.smoothed is None
-                else _SMOOTHING * self.smoothed + (1 - _SMOOTHING) * value
-            )
-        if self.patience is None or self.smoothed is None:
+            self._moving_sum = _SMOOTHING * self._moving_sum + (1 - _SMOOTHING) * value
+            self._n_finite += 1
+            self.smoothed = self._moving_sum / (1 - _SMOOTHING**self._n_finite)
+        # Until the average spans a full window its noise is that of a few steps: no best.
+        if self.patience is None or self._n_finite < 1 / (1 - _SMOOTHING):
             return False
         # The first finite value sets ``best``: ``inf - min_delta * inf`` would be NaN.
         if self.best is None or self.smoothed < self.best - self.min_delta * abs(self.best):
