@@ -97,7 +97,9 @@ def train(
     batch_size = config.batch_size or counts.n_cells
     capacity = device.nnz if batch_size == counts.n_cells else counts.sampling_capacity(batch_size)
     optimizer = make_optimizer(config.learning_rate)
-    state = init_state(guide, encoder, optimizer, key=jax.random.key(config.seed))
+    state = init_state(
+        guide, encoder, optimizer, key=jax.random.key(config.seed), networks=model.networks
+    )
     arrays, static = eqx.partition(state, eqx.is_array)
     losses: list[float] = []
     store = None
@@ -120,7 +122,8 @@ def train(
     step = len(losses)
     monitor = _LossMonitor(config)
     stopped = monitor.replay(losses, config.steps_per_dispatch)
-    bar = tqdm(total=config.n_steps, initial=step, disable=not progress, desc="SVI")
+    label = config.method.upper()
+    bar = tqdm(total=config.n_steps, initial=step, disable=not progress, desc=label)
     try:
         while step < config.n_steps and not stopped:
             chunk = min(config.steps_per_dispatch, config.n_steps - step)
@@ -132,6 +135,7 @@ def train(
                 n_steps=chunk,
                 batch_size=batch_size,
                 capacity=capacity,
+                kl_warmup_steps=config.kl_warmup_steps,
             )
             chunk_losses = np.asarray(chunk_losses, dtype=float)
             losses.extend(chunk_losses.tolist())
@@ -151,7 +155,7 @@ def train(
         if store is not None:
             store.close()
     return ScribeResults(
-        model=model,
+        model=model.with_networks(state.networks),
         guide=state.guide,
         encoder=state.encoder,
         loss_history=np.asarray(losses),

@@ -9,7 +9,18 @@ import numpyro.distributions as dist
 from jaxtyping import Array, Float, Int
 
 from .data import Batch
-from .likelihoods import AbstractLikelihood, make_likelihood
+from .decoders import AbstractDecoder
+from .latent_priors import AbstractLatentPrior
+from .likelihoods import (
+    AbstractLikelihood,
+    CaptureParams,
+    NBLogMeanParams,
+    NegativeBinomialLogMean,
+    VariableCapture,
+    ZeroInflated,
+    ZIParams,
+    make_likelihood,
+)
 from .likelihoods._models import build_params, model_spec
 from .likelihoods._sparse import sparse_log_prob_sum, sparse_log_prob_total
 from .parameterizations import AbstractParameterization, default_prior, get_capture
@@ -21,6 +32,11 @@ class ScribeModel(eqx.Module):
     Global parameters are the parameterization's sampled coordinates (plus ``gate`` for
     zero-inflated models), named and shaped as in ``global_shapes``; local (per-cell)
     latents are the capture coordinate of variable-capture models.
+
+    With a ``decoder`` (the VAE), each cell has a latent ``z`` with prior
+    ``latent_prior``, the NB mean of every gene is decoded from it (``NB(r_g, mean)`` in
+    the log-mean form, thinned by capture for VCP models, zero-inflated with a decoded
+    gate for ZI models), and the only global is the per-gene size ``r``.
 
     Parameters
     ----------
@@ -34,6 +50,9 @@ class ScribeModel(eqx.Module):
         Priors as Normal(0, 1) pushed through transforms instead of the constrained ones.
     priors
         Overrides of the default priors, by coordinate name.
+    decoder, latent_prior
+        The VAE's decoder (``scribe.decoders``) and the prior of ``z``
+        (``scribe.latent_priors``); both or neither.
     """
 
     model: str = eqx.field(static=True)
@@ -44,6 +63,8 @@ class ScribeModel(eqx.Module):
     local_priors: dict[str, dist.Distribution]
     n_cells: int = eqx.field(static=True)
     n_genes: int = eqx.field(static=True)
+    decoder: AbstractDecoder | None
+    latent_prior: AbstractLatentPrior | None
 
     def __init__(
         self,
@@ -54,16 +75,28 @@ class ScribeModel(eqx.Module):
         n_genes: int,
         unconstrained: bool = False,
         priors: Mapping[str, dist.Distribution] | None = None,
+        decoder: AbstractDecoder | None = None,
+        latent_prior: AbstractLatentPrior | None = None,
     ):
         spec = model_spec(model)
         self.model = model
-        self.likelihood = make_likelihood(model)
         self.parameterization = parameterization
         self.n_cells, self.n_genes = n_cells, n_genes
+        self.decoder, self.latent_prior = decoder, latent_prior
         priors = dict(priors or {})
-        own = {k: v for k, v in priors.items() if k in parameterization.sampled}
-        self.global_priors = parameterization.priors(unconstrained=unconstrained, overrides=own)
-        if spec.zero_inflated:
+        if decoder is None:
+            self.likelihood = make_likelihood(model)
+            own = {k: v for k, v in priors.items() if k in parameterization.sampled}
+            self.global_priors = parameterization.priors(
+                unconstrained=unconstrained, overrides=own
+            )
+        else:
+            _check_vae(spec, decoder, latent_prior, n_genes)
+            self.likelihood = _vae_likelihood(spec)
+            self.global_priors = {
+                "r": priors.get("r", default_prior("r", unconstrained=unconstrained))
+            }
+        if spec.zero_inflated and decoder is None:
             self.global_priors["gate"] = priors.get(
                 "gate", default_prior("gate", unconstrained=unconstrained)
             )
@@ -120,8 +153,8 @@ class ScribeModel(eqx.Module):
 
     @property
     def local_names(self) -> tuple[str, ...]:
-        """Names of the per-cell latents."""
-        return tuple(self.local_priors)
+        """Names of the per-cell latents (``z`` first in a VAE)."""
+        return ("z",) * (self.decoder is not None) + tuple(self.local_priors)
 
     def natural(
         self, globals_: Mapping[str, Array], locals_: Mapping[str, Array]
@@ -157,6 +190,8 @@ class ScribeModel(eqx.Module):
     def _likelihood_params(
         self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
     ):
+        if self.decoder is not None:
+            return self.decoded_params(globals_, locals_, batch)
         natural = self.natural(globals_, locals_)
         names = ("r", "p", "gate", "p_capture")
         return build_params(
@@ -168,12 +203,18 @@ class ScribeModel(eqx.Module):
         )
 
     def log_joint(
-        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
+        self,
+        globals_: Mapping[str, Array],
+        locals_: Mapping[str, Array],
+        batch: Batch,
+        *,
+        latent_log_prior: bool = True,
     ) -> Float[Array, ""]:
         """``log p(globals) + (N / B) Σ_c [log p(locals_c) + log p(u_c | ...)]``.
 
         The per-cell terms of a minibatch of B cells are scaled by N / B, so the value is
-        an unbiased estimate of the full-data log-joint.
+        an unbiased estimate of the full-data log-joint. ``latent_log_prior=False``
+        leaves out ``log p(z)`` (a VAE whose ELBO uses the KL of ``z`` instead).
         """
         per_cells = sparse_log_prob_total(
             self.likelihood,
@@ -184,8 +225,83 @@ class ScribeModel(eqx.Module):
         )
         if self.local_priors:
             per_cells = per_cells + jnp.sum(self.local_log_prior(locals_))
+        if self.latent_prior is not None and latent_log_prior:
+            per_cells = per_cells + jnp.sum(self.latent_prior.log_prob(locals_["z"]))
         scale = self.n_cells / batch.batch_size
         return self.log_prior(globals_) + scale * per_cells
+
+    def decoded_params(
+        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
+    ):
+        """The VAE likelihood's parameters for the cells of ``batch`` given their ``z``."""
+        decoded = self.decoder(locals_["z"], batch)
+        params = NBLogMeanParams(r=globals_["r"][None, :], log_mean=jnp.log(decoded["mu"]))
+        if "gate" in decoded:
+            params = ZIParams(base=params, gate=decoded["gate"])
+        if self.capture is not None:
+            natural = self.capture.to_natural(locals_)
+            params = CaptureParams(base=params, capture=natural["p_capture"])
+        return params
+
+    def with_networks(self, networks: "VAENetworks | None") -> "ScribeModel":
+        """This model with the decoder and latent prior of ``networks`` (trained copies)."""
+        if networks is None:
+            return self
+        return eqx.tree_at(
+            lambda m: (m.decoder, m.latent_prior),
+            self,
+            (networks.decoder, networks.latent_prior),
+            is_leaf=lambda x: x is None,
+        )
+
+    @property
+    def networks(self) -> "VAENetworks | None":
+        """The trainable networks of a VAE (None otherwise)."""
+        if self.decoder is None:
+            return None
+        return VAENetworks(decoder=self.decoder, latent_prior=self.latent_prior)
+
+
+class VAENetworks(eqx.Module):
+    """The generative networks a VAE trains by maximum likelihood: decoder and prior."""
+
+    decoder: AbstractDecoder
+    latent_prior: AbstractLatentPrior
+
+
+def _vae_likelihood(spec) -> AbstractLikelihood:
+    likelihood: AbstractLikelihood = NegativeBinomialLogMean()
+    if spec.zero_inflated:
+        likelihood = ZeroInflated(likelihood)
+    if spec.variable_capture:
+        likelihood = VariableCapture(likelihood)
+    return likelihood
+
+
+def _check_vae(spec, decoder, latent_prior, n_genes: int) -> None:
+    if not isinstance(decoder, AbstractDecoder):
+        raise TypeError(
+            f"decoder must implement scribe.decoders.AbstractDecoder, found "
+            f"{type(decoder).__name__}"
+        )
+    if not isinstance(latent_prior, AbstractLatentPrior):
+        raise TypeError(
+            f"latent_prior must implement scribe.latent_priors.AbstractLatentPrior, found "
+            f"{type(latent_prior).__name__}"
+        )
+    if decoder.n_genes != n_genes:
+        raise ValueError(f"decoder decodes {decoder.n_genes} genes; the data has {n_genes}")
+    if latent_prior.latent_dim != decoder.n_latent:
+        raise ValueError(
+            f"latent_prior is over {latent_prior.latent_dim} dimensions; the decoder reads "
+            f"{decoder.n_latent}"
+        )
+    needed = {"mu"} | ({"gate"} if spec.zero_inflated else set())
+    if set(decoder.outputs) != needed:
+        raise ValueError(
+            f"the decoder must output exactly {sorted(needed)} for this model, found "
+            f"{sorted(decoder.outputs)}"
+        )
 
 
 def _subset_prior(

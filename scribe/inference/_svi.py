@@ -7,11 +7,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..data import Batch, DeviceCounts
 from ..encoders import AbstractEncoder, FreeEncoder
-from ..model import ScribeModel
+from ..latent_priors import kl_weight
+from ..model import ScribeModel, VAENetworks
 
 
 class SVIState(eqx.Module):
@@ -23,23 +24,43 @@ class SVIState(eqx.Module):
     encoder_opt_state: Any
     key: PRNGKeyArray
     step: Array
+    networks: VAENetworks | None = None
+    networks_opt_state: Any = None
 
 
 def negative_elbo(
-    guide, encoder: AbstractEncoder | None, model: ScribeModel, batch: Batch, key: PRNGKeyArray
+    guide,
+    encoder: AbstractEncoder | None,
+    model: ScribeModel,
+    batch: Batch,
+    key: PRNGKeyArray,
+    *,
+    kl_weight: Float[ArrayLike, ""] = 1.0,
 ) -> Float[Array, ""]:
     """One-sample estimate of ``-ELBO = -E_q[log p(globals, locals, u) - log q]``.
 
     The per-cell ``log q`` of the batch's latents is scaled by N / B like the per-cell
-    terms of the log-joint, so the estimate is unbiased for the full-data ELBO.
+    terms of the log-joint, so the estimate is unbiased for the full-data ELBO. In a VAE
+    the ``log p(z) - log q(z)`` part is ``-KL(q(z) || p(z))``, in closed form for a
+    standard Normal prior and by Monte Carlo otherwise, weighted by ``kl_weight`` (KL
+    annealing; 1 is the ELBO).
     """
-    key_globals, key_locals = jax.random.split(key)
+    key_globals, key_locals, key_kl = jax.random.split(key, 3)
     globals_, log_q = guide.sample_and_log_prob(key=key_globals)
     locals_ = {}
     if encoder is not None:
-        locals_, log_q_locals = encoder.sample_and_log_prob(batch, key=key_locals)
-        log_q = log_q + model.n_cells / batch.batch_size * jnp.sum(log_q_locals)
-    return -(model.log_joint(globals_, locals_, batch) - log_q)
+        scale = model.n_cells / batch.batch_size
+        locals_, log_q_locals = encoder.sample_and_log_prob_by_name(batch, key=key_locals)
+        if model.latent_prior is not None:
+            loc, std = encoder.unconstrained_params(batch)["z"]
+            kl = model.latent_prior.kl_divergence(loc, std, key=key_kl)
+            log_q = log_q + scale * kl_weight * jnp.sum(kl)
+            del log_q_locals["z"]
+        log_q = log_q + scale * sum(jnp.sum(v) for v in log_q_locals.values())
+    log_joint = model.log_joint(
+        globals_, locals_, batch, latent_log_prior=model.latent_prior is None
+    )
+    return -(log_joint - log_q)
 
 
 @functools.lru_cache(maxsize=32)
@@ -63,9 +84,9 @@ def _strongly_typed(tree: Any) -> Any:
     )
 
 
-def init_state(guide, encoder, optimizer, *, key: PRNGKeyArray) -> SVIState:
+def init_state(guide, encoder, optimizer, *, key: PRNGKeyArray, networks=None) -> SVIState:
     """The state before the first step (every array leaf strongly typed)."""
-    guide, encoder = _strongly_typed((guide, encoder))
+    guide, encoder, networks = _strongly_typed((guide, encoder, networks))
     return SVIState(
         guide=guide,
         encoder=encoder,
@@ -75,6 +96,12 @@ def init_state(guide, encoder, optimizer, *, key: PRNGKeyArray) -> SVIState:
         ),
         key=key,
         step=jnp.zeros((), jnp.int32),
+        networks=networks,
+        networks_opt_state=(
+            None
+            if networks is None
+            else optimizer.init(eqx.filter(networks, eqx.is_inexact_array))
+        ),
     )
 
 
@@ -108,15 +135,22 @@ def svi_step(
     key: PRNGKeyArray,
     *,
     full_batch: bool = False,
+    kl_warmup_steps: int | None = None,
 ) -> tuple[SVIState, Float[Array, ""]]:
-    """One optax step on the guide and the encoder (``full_batch``: every cell is in it)."""
+    """One optax step on the guide, the encoder and a VAE's networks (``full_batch``:
+    every cell is in the batch; ``kl_warmup_steps``: KL annealing of a VAE)."""
+    kl = kl_weight(state.step, warmup_steps=kl_warmup_steps)
 
     @eqx.filter_value_and_grad
     def loss(trainable):
-        guide, encoder = trainable
-        return negative_elbo(guide, encoder, model, batch, key)
+        guide, encoder, networks = trainable
+        return negative_elbo(
+            guide, encoder, model.with_networks(networks), batch, key, kl_weight=kl
+        )
 
-    value, (guide_grads, encoder_grads) = loss((state.guide, state.encoder))
+    value, (guide_grads, encoder_grads, networks_grads) = loss(
+        (state.guide, state.encoder, state.networks)
+    )
     guide, guide_opt = _update(state.guide, state.guide_opt_state, guide_grads, optimizer)
     encoder, encoder_opt = state.encoder, state.encoder_opt_state
     if state.encoder is not None:
@@ -125,6 +159,9 @@ def svi_step(
             in_batch = jnp.zeros(model.n_cells, bool).at[batch.cell_index].set(True)
             encoder = _keep_other_rows(encoder, state.encoder, in_batch)
             encoder_opt = _keep_other_rows(encoder_opt, state.encoder_opt_state, in_batch)
+    networks, networks_opt = state.networks, state.networks_opt_state
+    if state.networks is not None:
+        networks, networks_opt = _update(networks, networks_opt, networks_grads, optimizer)
     new_state = SVIState(
         guide=guide,
         encoder=encoder,
@@ -132,6 +169,8 @@ def svi_step(
         encoder_opt_state=encoder_opt,
         key=state.key,
         step=state.step + 1,
+        networks=networks,
+        networks_opt_state=networks_opt,
     )
     return new_state, value
 
@@ -146,6 +185,7 @@ def run_steps(
     n_steps: int,
     batch_size: int,
     capacity: int,
+    kl_warmup_steps: int | None = None,
 ) -> tuple[SVIState, Float[Array, " n_steps"]]:
     """``n_steps`` SVI steps in one dispatch (``lax.scan``), minibatches drawn inside jit.
 
@@ -164,7 +204,15 @@ def run_steps(
         else:
             batch = counts.sample_batch(batch_size, key=key_batch, capacity=capacity)
         state = eqx.tree_at(lambda s: s.key, state, key)
-        state, loss = svi_step(state, model, optimizer, batch, key_elbo, full_batch=full)
+        state, loss = svi_step(
+            state,
+            model,
+            optimizer,
+            batch,
+            key_elbo,
+            full_batch=full,
+            kl_warmup_steps=kl_warmup_steps,
+        )
         return eqx.filter(state, eqx.is_array), loss
 
     arrays, losses = jax.lax.scan(body, arrays, None, length=n_steps)
