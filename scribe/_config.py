@@ -4,6 +4,7 @@ import dataclasses
 import math
 from typing import Any
 
+from .latent_priors import LATENT_PRIORS
 from .likelihoods import MODELS
 from .likelihoods._models import model_spec
 from .parameterizations import PARAMETERIZATIONS, get_parameterization
@@ -35,6 +36,11 @@ class ModelConfig:
     guide_rank: int | None = None
     joint_params: tuple[str, ...] | None = None
     amortize_capture: bool = False
+    latent_dim: int | None = None  # set: a VAE with a latent of this dimension
+    latent_prior: str = "normal"
+    library_size: bool = False
+    encoder: str | None = None  # class name of a user's encoder (None: MLPEncoder)
+    decoder: str | None = None  # class name of a user's decoder (None: MLPDecoder)
 
     def __post_init__(self):
         if not isinstance(self.model, str) or self.model not in MODELS:
@@ -66,6 +72,31 @@ class ModelConfig:
             raise ValueError(
                 f"amortize_capture=True needs a variable-capture model, found {self.model!r}"
             )
+        _check_bool("library_size", self.library_size)
+        if self.latent_dim is None:
+            if self.library_size or self.encoder or self.decoder:
+                raise ValueError(
+                    "library_size, encoder and decoder belong to a VAE (inference_method='vae')"
+                )
+            return
+        _check_int("latent_dim", self.latent_dim)
+        if self.latent_prior not in LATENT_PRIORS:
+            raise ValueError(f"prior must be one of {LATENT_PRIORS}, found {self.latent_prior!r}")
+        if self.parameterization != "canonical":
+            raise ValueError(
+                "a VAE decodes each cell's NB mean and samples only the per-gene size r: "
+                f"parameterization does not apply (found {self.parameterization!r})"
+            )
+        if self.amortize_capture:
+            raise ValueError(
+                "amortize_capture does not apply to a VAE: its encoder already outputs "
+                "each cell's capture"
+            )
+        if self.library_size and model_spec(self.model).variable_capture:
+            raise ValueError(
+                f"library_size=True conditions on each cell's observed total, which "
+                f"replaces the capture of {self.model!r}; use a model without capture"
+            )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -81,15 +112,16 @@ class InferenceConfig:
     checkpoint_every: int = 1_000
     early_stopping_patience: int | None = None
     early_stopping_min_delta: float = 1e-4
+    kl_warmup_steps: int | None = None
 
     def __post_init__(self):
         if self.method not in INFERENCE_METHODS:
             raise ValueError(
                 f"inference_method must be one of {INFERENCE_METHODS}, found {self.method!r}"
             )
-        if self.method != "svi":
+        if self.method == "mcmc":
             raise NotImplementedError(
-                f"inference_method={self.method!r} is not available yet; use 'svi'"
+                "inference_method='mcmc' is not available yet; use 'svi' or 'vae'"
             )
         _check_int("n_steps", self.n_steps)
         if self.batch_size is not None:
@@ -108,6 +140,8 @@ class InferenceConfig:
             )
         if self.early_stopping_patience is not None:
             _check_int("early_stopping_patience", self.early_stopping_patience)
+        if self.kl_warmup_steps is not None:
+            _check_int("kl_warmup_steps", self.kl_warmup_steps, low=0)
 
 
 def to_json(config) -> dict:

@@ -14,11 +14,13 @@ from ._config import InferenceConfig, ModelConfig
 from ._initial import moment_estimates
 from ._training import train
 from .data import CountData, load_counts
-from .encoders import CaptureEncoder, FreeEncoder
+from .decoders import AbstractDecoder, MLPDecoder
+from .encoders import AbstractEncoder, CaptureEncoder, FreeEncoder, MLPEncoder
 from .guides import ParamSpec, make_guide
+from .latent_priors import make_latent_prior
 from .likelihoods._models import model_spec
 from .model import ScribeModel
-from .parameterizations import get_parameterization, unconstrained_transform
+from .parameterizations import get_capture, get_parameterization, unconstrained_transform
 from .results import ScribeResults
 
 
@@ -83,6 +85,11 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     early_stopping_patience: int | None = None,
+    latent_dim: int | None = None,
+    encoder: AbstractEncoder | None = None,
+    decoder: AbstractDecoder | None = None,
+    prior: str = "normal",
+    library_size: bool = False,
     model_config: ModelConfig | None = None,
     inference_config: InferenceConfig | None = None,
 ) -> ScribeResults:
@@ -108,7 +115,8 @@ def fit(
     amortize_capture
         Capture posteriors from an MLP on total UMI (applies to new cells).
     inference_method
-        "svi" ("mcmc" and "vae" are not available yet).
+        "svi", or "vae" (a latent ``z`` per cell, encoded from its counts and decoded
+        into every gene's NB mean); "mcmc" is not available yet.
     n_steps, batch_size, learning_rate, seed
         Optimisation: total steps, cells per minibatch (None: all), Adam's step, seed.
     layer
@@ -120,6 +128,13 @@ def fit(
         Show a progress bar with the smoothed loss.
     early_stopping_patience
         Stop when the smoothed loss has not improved for this many steps.
+    latent_dim, encoder, decoder, prior, library_size
+        VAE only: the dimension of ``z`` (10); any ``scribe.encoders.AbstractEncoder``
+        with a ``"z"`` latent (and the model's capture latent) and any
+        ``scribe.decoders.AbstractDecoder`` (default: ``MLPEncoder`` / ``MLPDecoder``);
+        the prior of ``z``, "normal", "maf" or "spline" (a flowjax flow); and whether
+        the decoder outputs a composition scaled by each cell's observed total (scVI's
+        library-size conditioning, for models without capture).
     model_config, inference_config
         Full configs; when given they replace the corresponding keyword arguments.
 
@@ -136,6 +151,8 @@ def fit(
     (200,)
     """
     if model_config is None:
+        if inference_method == "vae" and latent_dim is None:
+            latent_dim = 10 if encoder is None else _latent_size(encoder)
         model_config = ModelConfig(
             model=_resolve_model(model, zero_inflation, variable_capture),
             parameterization=parameterization,
@@ -144,6 +161,11 @@ def fit(
             guide_rank=guide_rank,
             joint_params=None if joint_params is None else tuple(joint_params),
             amortize_capture=amortize_capture,
+            latent_dim=latent_dim,
+            latent_prior=prior,
+            library_size=library_size,
+            encoder=None if encoder is None else type(encoder).__name__,
+            decoder=None if decoder is None else type(decoder).__name__,
         )
     if inference_config is None:
         inference_config = InferenceConfig(
@@ -155,6 +177,11 @@ def fit(
             steps_per_dispatch=math.gcd(checkpoint_every, 100) if _is_int(checkpoint_every) else 1,
             checkpoint_every=checkpoint_every,
             early_stopping_patience=early_stopping_patience,
+        )
+    if (inference_config.method == "vae") != (model_config.latent_dim is not None):
+        raise ValueError(
+            "latent_dim, encoder, decoder, prior and library_size go with "
+            "inference_method='vae' (and a VAE needs latent_dim)"
         )
     for name, flag in (("resume", resume), ("progress", progress)):
         if not isinstance(flag, bool):
@@ -169,6 +196,9 @@ def fit(
             f"batch_size must be <= the number of cells ({counts.n_cells}), "
             f"found {inference_config.batch_size}"
         )
+    networks = {}
+    if model_config.latent_dim is not None:
+        encoder, networks = _make_vae_modules(model_config, counts, seed, encoder, decoder)
     scribe_model = ScribeModel(
         model_config.model,
         get_parameterization(model_config.parameterization),
@@ -176,8 +206,10 @@ def fit(
         n_genes=counts.n_genes,
         unconstrained=model_config.unconstrained,
         priors=priors,
+        **networks,
     )
-    guide, encoder = _make_guide_and_encoder(scribe_model, model_config, counts, seed)
+    guide, default_encoder = _make_guide_and_encoder(scribe_model, model_config, counts, seed)
+    encoder = default_encoder if encoder is None else _checked_encoder(encoder, scribe_model)
     return train(
         scribe_model,
         guide,
@@ -191,8 +223,63 @@ def fit(
     )
 
 
+def _latent_size(encoder: Any) -> int:
+    if not isinstance(encoder, AbstractEncoder):
+        raise TypeError(
+            f"encoder must implement scribe.encoders.AbstractEncoder, found "
+            f"{type(encoder).__name__}"
+        )
+    size = getattr(encoder, "n_latent", None)
+    if not isinstance(size, int):
+        raise TypeError(
+            f"encoder {type(encoder).__name__} must say the size of its latent in an int "
+            f"attribute n_latent, found {size!r}"
+        )
+    return size
+
+
+def _make_vae_modules(config: ModelConfig, counts: CountData, seed: int, encoder, decoder):
+    """The VAE's encoder (the user's, or an MLPEncoder; None: build it later), decoder
+    and latent prior, from fresh keys of ``seed``."""
+    key_encoder, key_decoder, key_prior = jax.random.split(jax.random.key(seed + 2), 3)
+    spec = model_spec(config.model)
+    if encoder is None:
+        capture = get_capture(get_parameterization(config.parameterization))
+        encoder = MLPEncoder.from_data(
+            counts,
+            config.latent_dim,
+            key=key_encoder,
+            include_library=True,
+            capture_names=capture.sampled if spec.variable_capture else (),
+        )
+    if decoder is None:
+        decoder = MLPDecoder(
+            config.latent_dim,
+            counts.n_genes,
+            key=key_decoder,
+            outputs=("mu", "gate") if spec.zero_inflated else ("mu",),
+            library_size=config.library_size,
+        )
+    prior = make_latent_prior(config.latent_prior, config.latent_dim, key=key_prior)
+    return encoder, {"decoder": decoder, "latent_prior": prior}
+
+
+def _checked_encoder(encoder: Any, model: ScribeModel) -> AbstractEncoder:
+    if not isinstance(encoder, AbstractEncoder):
+        raise TypeError(
+            f"encoder must implement scribe.encoders.AbstractEncoder, found "
+            f"{type(encoder).__name__}"
+        )
+    if tuple(sorted(encoder.names)) != tuple(sorted(model.local_names)):
+        raise ValueError(
+            f"encoder {type(encoder).__name__} outputs latents {encoder.names}; model "
+            f"{model.model!r} needs {model.local_names}"
+        )
+    return encoder
+
+
 def _make_guide_and_encoder(model: ScribeModel, config: ModelConfig, counts: CountData, seed):
-    start = moment_estimates(counts, variable_capture=bool(model.local_names))
+    start = moment_estimates(counts, variable_capture=bool(model.local_priors))
     specs = [ParamSpec(name=n, shape=s) for n, s in model.global_shapes.items()]
     joint = config.joint_params
     if joint is not None:
@@ -210,7 +297,7 @@ def _make_guide_and_encoder(model: ScribeModel, config: ModelConfig, counts: Cou
         init={n: start[n] for n in model.global_shapes},
     )
     encoder = None
-    if model.local_names:
+    if model.decoder is None and model.local_names:
         names = model.local_names
         if config.amortize_capture:
             centre = float(np.mean(np.log1p(counts.total_counts)))

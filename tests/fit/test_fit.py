@@ -106,7 +106,6 @@ BAD = [
     ({"learning_rate": -1e-3}, ValueError, r"learning_rate must be > 0"),
     ({"inference_method": "laplace"}, ValueError, r"inference_method must be one of"),
     ({"inference_method": "mcmc"}, NotImplementedError, r"mcmc"),
-    ({"inference_method": "vae"}, NotImplementedError, r"vae"),
     ({"model": "nbdm", "amortize_capture": True}, ValueError, r"amortize_capture=True needs"),
     ({"joint_params": ["mu", "phi"]}, ValueError, r"joint_params needs guide_rank"),
     ({"guide_rank": 0}, ValueError, r"guide_rank must be >= 1"),
