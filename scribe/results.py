@@ -12,6 +12,7 @@ import numpyro.distributions as dist
 import scipy.sparse as sp
 from jaxtyping import Array, Int, PRNGKeyArray
 
+from . import _latent
 from ._config import InferenceConfig, ModelConfig
 from .data import CountData
 from .likelihoods._formulas import (
@@ -97,6 +98,7 @@ class ScribeResults:
         >>> subset.gene_names, subset.get_map()["r"].shape
         (('gene_3', 'gene_1'), (2,))
         """
+        self._not_for_vae("results[genes]")
         index = _gene_index(genes, self.gene_names)
         guide = self.guide.subset_genes(index)
         model = self.model.subset_genes(index)
@@ -118,9 +120,61 @@ class ScribeResults:
         batch = self.counts.to_device().full_batch()
         return self.encoder.median(batch)
 
+    @property
+    def is_vae(self) -> bool:
+        """Whether a VAE was fitted (a latent ``z`` per cell and a decoder)."""
+        return self.model.decoder is not None
+
+    def _not_for_vae(self, what: str) -> None:
+        if self.is_vae:
+            raise NotImplementedError(
+                f"{what} is not available for VAE results yet; use get_map, "
+                "get_latent_embeddings, get_latent_samples, get_decoded_params, "
+                "log_marginal_likelihood or to_adata"
+            )
+
+    def _require_vae(self, what: str) -> None:
+        if not self.is_vae:
+            raise ValueError(f"{what} needs a VAE fit (inference_method='vae')")
+
+    def get_latent_embeddings(self, data: Any = None) -> np.ndarray:
+        """Posterior mean of each cell's latent ``z``, ``(cells, latent_dim)``; for new
+        cells (``data``, same genes) through the encoder."""
+        self._require_vae("get_latent_embeddings")
+        return _latent.latent_embeddings(self, data)
+
+    def get_latent_samples(
+        self, n_samples: int = 100, *, key: PRNGKeyArray, data: Any = None
+    ) -> np.ndarray:
+        """Draws of each cell's ``z``, ``(n_samples, cells, latent_dim)``."""
+        self._require_vae("get_latent_samples")
+        return _latent.latent_samples(self, n_samples, key=key, data=data)
+
+    def get_decoded_params(self, data: Any = None) -> dict[str, np.ndarray]:
+        """Per-cell, per-gene likelihood parameters decoded at each cell's posterior
+        median ``z`` (``mu``, ``r``, ``gate`` for ZI, ``p_capture`` for VCP models)."""
+        self._require_vae("get_decoded_params")
+        return _latent.decoded_params(self, data)
+
+    def log_marginal_likelihood(
+        self, data: Any = None, *, n_samples: int = 100, key: PRNGKeyArray
+    ) -> np.ndarray:
+        """Importance-sampled ``log p(u_c)`` of each cell (the encoder as proposal)."""
+        self._require_vae("log_marginal_likelihood")
+        return _latent.log_marginal_likelihood(self, data, n_samples=n_samples, key=key)
+
     def get_map(self) -> dict[str, Array]:
         """Point estimates: each sampled coordinate at its variational median, plus the
-        natural parameters (``r``, ``p``, ``mu``, ``gate``, ``p_capture``) they imply."""
+        natural parameters (``r``, ``p``, ``mu``, ``gate``, ``p_capture``) they imply.
+
+        For a VAE: ``r`` (per gene) and each cell's capture; the decoded per-cell
+        parameters come from ``get_decoded_params``."""
+        if self.is_vae:
+            point = dict(self.guide.median())
+            if self.model.capture is not None:
+                locals_ = self.encoder.median(self._full_batch())
+                point.update(self.model.capture.to_natural(locals_))
+            return point
         globals_ = self.guide.median()
         locals_ = self._local_medians()
         return {**globals_, **locals_, **self.model.natural(globals_, locals_)}
@@ -144,6 +198,7 @@ class ScribeResults:
         key
             PRNG key (``jax.random.key(0)`` when omitted).
         """
+        self._not_for_vae("get_posterior_samples")
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive int, found {n_samples!r}")
         key = jax.random.key(0) if key is None else key
@@ -171,6 +226,7 @@ class ScribeResults:
         self, n_samples: int = 10, *, key: PRNGKeyArray | None = None
     ) -> Array:
         """Posterior predictive counts, ``(draws, cells, genes)`` (dense: mind the size)."""
+        self._not_for_vae("get_predictive_samples")
         key = jax.random.key(1) if key is None else key
         key_params, key_counts = jax.random.split(key)
         draws = self.get_posterior_samples(n_samples, key=key_params)
@@ -198,6 +254,7 @@ class ScribeResults:
         ``counts`` defaults to the data the model was fitted to; other counts must have
         the same cells (capture is per cell) and genes.
         """
+        self._not_for_vae("log_likelihood")
         from ._log_likelihood import log_likelihood
 
         counts = self.counts.matrix if counts is None else counts
@@ -226,6 +283,7 @@ class ScribeResults:
             ``"map"``: ``E[m | u]`` at the MAP parameters, ``(cells, genes)``;
             ``"sample"``: draws of ``m`` under posterior draws, ``(draws, cells, genes)``.
         """
+        self._not_for_vae("denoise_counts")
         if self.model.capture is None:
             raise ValueError(
                 f"denoise_counts needs a variable-capture model, found {self.model.model!r}"
@@ -248,7 +306,8 @@ class ScribeResults:
 
         Per-gene values go to ``var`` (``scribe_r``, ``scribe_mu``, ``scribe_p``,
         ``scribe_gate`` where the model has them), per-cell ones to ``obs``
-        (``scribe_p_capture``), and the run's configs and final loss to
+        (``scribe_p_capture``), a VAE's latent embeddings to ``obsm["X_scribe"]``, and
+        the run's configs and final loss to
         ``uns["scribe"]``. ``adata`` must hold the fitted genes in the fitted order and
         the fitted number of cells.
 
@@ -280,6 +339,8 @@ class ScribeResults:
                 adata.var[f"scribe_{name}"] = value
         if "p_capture" in point:
             adata.obs["scribe_p_capture"] = np.asarray(point["p_capture"])
+        if self.is_vae:
+            adata.obsm["X_scribe"] = self.get_latent_embeddings()
         adata.uns["scribe"] = {
             "model_config": dataclasses.asdict(self.model_config),
             "inference_config": dataclasses.asdict(self.inference_config),
@@ -296,6 +357,7 @@ class ScribeResults:
         and so, with ``NotImplementedError``, is a gene subset (``results[genes]``) of an
         amortized-capture fit, whose encoder needs cell totals the saved counts lack.
         """
+        self._not_for_vae("save")
         from ._persist import save_results
         from .encoders import CaptureEncoder
 

@@ -1,0 +1,112 @@
+"""What a fitted VAE says about cells: embeddings, latent draws, decoded parameters and
+the importance-sampled marginal likelihood (``ScribeResults`` delegates here)."""
+
+from typing import TYPE_CHECKING, Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .data import Batch, load_counts
+from .likelihoods._sparse import sparse_log_prob_sum
+
+if TYPE_CHECKING:
+    from .results import ScribeResults
+
+
+def cells_batch(results: "ScribeResults", data: Any) -> Batch:
+    """All cells of ``data`` (None: the fitted ones) as one batch, genes checked."""
+    if data is None:
+        return results.counts.to_device().full_batch()
+    counts = load_counts(data, argument="data")
+    if counts.n_genes != results.counts.n_genes:
+        raise ValueError(
+            f"data must have the {results.counts.n_genes} genes the model was fitted to; "
+            f"found {counts.n_genes}"
+        )
+    if hasattr(data, "var_names") and tuple(map(str, counts.gene_names)) != results.gene_names:
+        raise ValueError("data's var_names differ from the genes the model was fitted to")
+    return counts.to_device().full_batch()
+
+
+@eqx.filter_jit
+def _embeddings(encoder, batch: Batch) -> Float[Array, "cells latent"]:
+    return encoder.unconstrained_params(batch)["z"][0]
+
+
+def latent_embeddings(results: "ScribeResults", data: Any = None) -> np.ndarray:
+    """Posterior mean of each cell's ``z``."""
+    return np.asarray(_embeddings(results.encoder, cells_batch(results, data)))
+
+
+@eqx.filter_jit
+def _latent_samples(encoder, batch: Batch, keys) -> Float[Array, "samples cells latent"]:
+    return jax.vmap(lambda k: encoder.sample_and_log_prob_by_name(batch, key=k)[0]["z"])(keys)
+
+
+def latent_samples(
+    results: "ScribeResults", n_samples: int, *, key: PRNGKeyArray, data: Any = None
+) -> np.ndarray:
+    """Draws of each cell's ``z`` from its approximate posterior."""
+    keys = jax.random.split(key, _check_samples(n_samples))
+    return np.asarray(_latent_samples(results.encoder, cells_batch(results, data), keys))
+
+
+@eqx.filter_jit
+def _decoded(model, globals_, encoder, batch: Batch) -> dict[str, Array]:
+    locals_ = encoder.median(batch)
+    decoded = dict(model.decoder(locals_["z"], batch))
+    decoded["r"] = jnp.broadcast_to(globals_["r"], decoded["mu"].shape)
+    if model.capture is not None:
+        decoded.update(model.capture.to_natural(locals_))
+    return decoded
+
+
+def decoded_params(results: "ScribeResults", data: Any = None) -> dict[str, np.ndarray]:
+    """Each cell's decoded NB mean ``mu`` (pre-capture for VCP models), ``gate`` for ZI
+    models, size ``r`` and capture, at the posterior medians of ``z`` and ``r``."""
+    batch = cells_batch(results, data)
+    decoded = _decoded(results.model, results.guide.median(), results.encoder, batch)
+    return {name: np.asarray(value) for name, value in decoded.items()}
+
+
+@eqx.filter_jit
+def _log_marginal(model, globals_, encoder, batch: Batch, keys) -> Float[Array, " cells"]:
+    def weight(key):
+        locals_, log_q = encoder.sample_and_log_prob_by_name(batch, key=key)
+        log_p = sparse_log_prob_sum(
+            model.likelihood,
+            model.decoded_params(globals_, locals_, batch),
+            batch.nonzeros,
+            n_cells=batch.batch_size,
+            n_genes=model.n_genes,
+        )
+        log_p = log_p + model.latent_prior.log_prob(locals_["z"])
+        if model.local_priors:
+            log_p = log_p + model.local_log_prior(locals_)
+        return log_p - sum(log_q.values())
+
+    weights = jax.lax.map(weight, keys)
+    return jax.nn.logsumexp(weights, axis=0) - jnp.log(keys.shape[0])
+
+
+def log_marginal_likelihood(
+    results: "ScribeResults", data: Any = None, *, n_samples: int = 100, key: PRNGKeyArray
+) -> np.ndarray:
+    """``log p(u_c)`` of each cell by importance sampling, the encoder as proposal:
+    ``log (1/S) Σ_s p(u_c | z_s) p(z_s) / q(z_s | u_c)`` at the posterior median of the
+    globals (with capture, ``ν_c`` is sampled with ``z``). A lower bound in expectation
+    that tightens as ``n_samples`` grows."""
+    keys = jax.random.split(key, _check_samples(n_samples))
+    batch = cells_batch(results, data)
+    return np.asarray(
+        _log_marginal(results.model, results.guide.median(), results.encoder, batch, keys)
+    )
+
+
+def _check_samples(n_samples: Any) -> int:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be an int >= 1, found {n_samples!r}")
+    return n_samples
