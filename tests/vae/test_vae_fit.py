@@ -233,3 +233,27 @@ def test_svi_only_methods_say_so(fitted):
         fitted.get_posterior_samples(5, key=jax.random.key(0))
     with pytest.raises(NotImplementedError, match="not available for VAE results"):
         fitted.save("unused")
+
+
+@pytest.mark.parametrize("model", ["zinb", "nbvcp", "zinbvcp"])
+def test_every_nb_model_trains_as_a_vae(simulated, model):
+    """Zero inflation decodes a gate per cell and gene; capture adds a per-cell ν from
+    the encoder's capture head. The loss falls and the embeddings still separate the
+    groups (capture takes the library size, which the composition does not need)."""
+    results = scribe.fit(
+        simulated["counts"],
+        **{**FIT, "model": model},
+        latent_dim=2,
+        n_steps=1500,
+        progress=False,
+    )
+    history = results.loss_history
+    assert history[-100:].mean() < 0.85 * history[:100].mean()
+    decoded = results.get_decoded_params()
+    if model.startswith("zi"):
+        assert np.all((decoded["gate"] > 0) & (decoded["gate"] < 1))
+    if "vcp" in model:
+        capture = decoded["p_capture"]
+        assert capture.shape == (N_CELLS,) and np.all((capture > 0) & (capture < 1))
+        assert results.get_map()["p_capture"].shape == (N_CELLS,)
+    assert knn_accuracy(results.get_latent_embeddings(), simulated["labels"]) >= 0.9
