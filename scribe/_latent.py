@@ -10,7 +10,6 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .data import Batch, load_counts
-from .likelihoods._sparse import sparse_log_prob_sum
 
 if TYPE_CHECKING:
     from .results import ScribeResults
@@ -76,13 +75,7 @@ def decoded_params(results: "ScribeResults", data: Any = None) -> dict[str, np.n
 def _log_marginal(model, globals_, encoder, batch: Batch, keys) -> Float[Array, " cells"]:
     def weight(key):
         locals_, log_q = encoder.sample_and_log_prob_by_name(batch, key=key)
-        log_p = sparse_log_prob_sum(
-            model.likelihood,
-            model.decoded_params(globals_, locals_, batch),
-            batch.nonzeros,
-            n_cells=batch.batch_size,
-            n_genes=model.n_genes,
-        )
+        log_p = model.log_likelihood(globals_, locals_, batch)
         log_p = log_p + model.latent_prior.log_prob(locals_["z"])
         if model.local_priors:
             log_p = log_p + model.local_log_prior(locals_)
