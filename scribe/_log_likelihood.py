@@ -108,8 +108,6 @@ def log_likelihood(
     tree = build_params(model, params, n_cells=n_cells, n_genes=n_genes, n_components=n_components)
     if traced:
         return _dense(likelihood, tree, counts, return_by, split_components)
-    if spec.family == "lnm":  # the multinomial couples a cell's genes: no sparse form here
-        return _dense(likelihood, tree, jnp.asarray(data.dense()), return_by, split_components)
     return _sparse(likelihood, tree, data, return_by, split_components)
 
 

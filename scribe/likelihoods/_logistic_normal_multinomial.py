@@ -1,5 +1,7 @@
 """Logistic-normal multinomial observation: NB total × multinomial composition."""
 
+from typing import TYPE_CHECKING
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -8,6 +10,9 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractLikelihood
 from ._negative_binomial import NBParams, NegativeBinomial
+
+if TYPE_CHECKING:
+    from ..data import PaddedNonzeros
 
 
 class LNMParams(eqx.Module):
@@ -56,6 +61,22 @@ class LogisticNormalMultinomial(AbstractLikelihood):
             + (counts * self.log_composition(params)).sum(axis=1)
         )
         return log_total + log_multinomial
+
+    def sparse_log_prob(
+        self, params: LNMParams, nonzeros: "PaddedNonzeros", n_cells: int
+    ) -> Float[Array, " cells"]:
+        """``log_prob`` per cell from the nonzero counts only (``log ρ`` is dense anyway).
+
+        ``log NB(u_T) + lgamma(u_T + 1) + Σ_nonzero [u log ρ_g − lgamma(u + 1)]``, with
+        each cell's total ``u_T`` summed from its nonzeros; padding slots are ignored.
+        """
+        values = nonzeros.values
+        total = nonzeros.sum_by_row(values, n_cells)
+        log_rho = self.log_composition(params)[nonzeros.rows, nonzeros.cols]
+        log_multinomial = gammaln(total + 1.0) + nonzeros.sum_by_row(
+            values * log_rho - gammaln(values + 1.0), n_cells
+        )
+        return NegativeBinomial().log_prob(total[:, None], params.total)[:, 0] + log_multinomial
 
     def sample(self, params: LNMParams, shape: tuple[int, ...], *, key: PRNGKeyArray):
         key_total, key_split = jax.random.split(key)

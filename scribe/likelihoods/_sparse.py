@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PyTree
 
 from ._abstract import AbstractElementwiseLikelihood, AbstractLikelihood
+from ._logistic_normal_multinomial import LogisticNormalMultinomial
 from ._mixture import Mixture, map_components
 from ._variable_capture import VariableCapture
 
@@ -34,13 +35,14 @@ def gather_entries(params: PyTree, rows: Int[Array, " nnz"], cols: Int[Array, " 
     return jax.tree.map(gather, params)
 
 
-def _elementwise(likelihood: AbstractLikelihood, params: PyTree):
+def _without_capture(likelihood: AbstractLikelihood, params: PyTree):
     # Capture only reparameterizes its base, so the sum runs on the thinned base.
     if isinstance(likelihood, VariableCapture):
-        return _elementwise(likelihood.base, likelihood.thinned(params))
-    if not isinstance(likelihood, AbstractElementwiseLikelihood):
+        return _without_capture(likelihood.base, likelihood.thinned(params))
+    if not isinstance(likelihood, AbstractElementwiseLikelihood | LogisticNormalMultinomial):
         raise TypeError(
-            f"the sparse path needs an element-wise likelihood, found {type(likelihood).__name__}"
+            "the sparse path needs an element-wise likelihood or the logistic-normal "
+            f"multinomial, found {type(likelihood).__name__}"
         )
     return likelihood, params
 
@@ -82,14 +84,22 @@ def sparse_log_prob_sum(
     Parameters
     ----------
     likelihood
-        An element-wise family, possibly wrapped in ``VariableCapture``.
+        An element-wise family or ``LogisticNormalMultinomial`` (per cell only),
+        possibly wrapped in ``VariableCapture``.
     params
         Its parameters (2-D leaves broadcasting to ``(n_cells, n_genes)``).
     nonzeros
         The nonzero entries in a padded COO layout (``scribe.data.PaddedNonzeros``);
         entries where its ``mask`` is False are ignored.
     """
-    family, params = _elementwise(likelihood, params)
+    family, params = _without_capture(likelihood, params)
+    if isinstance(family, LogisticNormalMultinomial):
+        if by != "cell":
+            raise ValueError(
+                f"by={by!r} is undefined for the logistic-normal multinomial: its "
+                "composition couples a cell's genes"
+            )
+        return family.sparse_log_prob(params, nonzeros, n_cells)
     axis = 1 if by == "cell" else 0
     zeros = family.log_prob_zero_sum(params, (n_cells, n_genes), axis)
     terms, table = _nonzero_terms(family, params, nonzeros)
@@ -113,7 +123,9 @@ def sparse_log_prob_total(
     of slots holding each pair, so its gradient is a dot product rather than a scatter
     of one cotangent per nonzero (the slowest operation of a training step on CPU).
     """
-    family, params = _elementwise(likelihood, params)
+    family, params = _without_capture(likelihood, params)
+    if isinstance(family, LogisticNormalMultinomial):
+        return family.sparse_log_prob(params, nonzeros, n_cells).sum()
     total = family.log_prob_zero_sum(params, (n_cells, n_genes), 1).sum()
     terms, table = _nonzero_terms(family, params, nonzeros)
     total = total + terms.sum()

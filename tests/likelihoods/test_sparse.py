@@ -9,7 +9,7 @@ import pytest
 from scribe import DataWarning
 from scribe.data import DistinctPairs, PaddedNonzeros
 from scribe.data._count_data import distinct_pairs
-from scribe.likelihoods import Mixture, sparse_log_prob_sum
+from scribe.likelihoods import CaptureParams, Mixture, VariableCapture, sparse_log_prob_sum
 from scribe.likelihoods._sparse import sparse_component_log_prob_sum, sparse_log_prob_total
 
 from .cases import CASES, cast
@@ -101,8 +101,40 @@ def test_padding_contributes_nothing(counts):
     np.testing.assert_array_equal(a, b)
 
 
-def test_sparse_rejects_coupled_families(counts):
+@pytest.mark.parametrize("capture", [False, True], ids=["lnm", "lnmvcp"])
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_sparse_lnm_matches_dense(capture, dtype, counts):
+    """The logistic-normal multinomial per cell and in total from nonzeros only, values
+    and gradients, against its dense ``log_prob`` (checked against scipy in
+    test_families); with capture, the thinned total."""
     case = next(c for c in CASES if c.name == "LogisticNormalMultinomial")
+    likelihood, params = case.likelihood, case.draw(np.random.default_rng(4), N_CELLS, N_GENES)
+    if capture:
+        likelihood = VariableCapture(likelihood)
+        params = CaptureParams(params, np.random.default_rng(5).uniform(0.2, 0.9, N_CELLS))
+    params = cast(params, dtype)
+    nonzeros = _padded(counts, dtype)
+    shape = dict(n_cells=N_CELLS, n_genes=N_GENES)
+    dense = likelihood.log_prob(jnp.asarray(counts, dtype), params)
+    rtol = 1e-5 if dtype == jnp.float32 else 1e-10
+    found = eqx.filter_jit(sparse_log_prob_sum)(likelihood, params, nonzeros, **shape)
+    np.testing.assert_allclose(found, dense, rtol=rtol)
+    total = eqx.filter_jit(sparse_log_prob_total)(likelihood, params, nonzeros, **shape)
+    np.testing.assert_allclose(total, dense.sum(), rtol=rtol)
+    grad_dense = jax.grad(lambda p: likelihood.log_prob(jnp.asarray(counts, dtype), p).sum())(
+        params
+    )
+    grad_sparse = jax.grad(lambda p: sparse_log_prob_total(likelihood, p, nonzeros, **shape))(
+        params
+    )
+    for a, b in zip(jax.tree.leaves(grad_sparse), jax.tree.leaves(grad_dense), strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * float(np.abs(b).max()))
+    with pytest.raises(ValueError, match="couples a cell's genes"):
+        sparse_log_prob_sum(likelihood, params, nonzeros, by="gene", **shape)
+
+
+def test_sparse_rejects_other_coupled_families(counts):
+    case = next(c for c in CASES if c.name.startswith("Mixture"))
     params = cast(case.draw(np.random.default_rng(4), N_CELLS, N_GENES), jnp.float64)
     with pytest.raises(TypeError, match="element-wise"):
         sparse_log_prob_sum(
