@@ -44,20 +44,6 @@ class LinearEncoder(AbstractEncoder):
         return {"z": (loc, scale)}
 
 
-def knn_accuracy(embedding: np.ndarray, labels: np.ndarray, k: int = 15, folds: int = 5):
-    """k-nearest-neighbour label accuracy, 5-fold cross-validated."""
-    codes = np.unique(labels, return_inverse=True)[1]
-    order = np.random.default_rng(0).permutation(len(codes))
-    correct = 0
-    for test in np.array_split(order, folds):
-        train = np.setdiff1d(order, test)
-        distance = ((embedding[test, None] - embedding[None, train]) ** 2).sum(-1)
-        neighbours = train[np.argsort(distance, axis=1)[:, :k]]
-        votes = [np.bincount(codes[n]).argmax() for n in neighbours]
-        correct += int(np.sum(np.asarray(votes) == codes[test]))
-    return correct / len(codes)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
@@ -81,7 +67,7 @@ def main() -> None:
     print(f"{adata.n_obs} cells × {adata.n_vars} genes, {args.steps} steps")
     for name, encoder in (("linear (custom)", linear), ("MLP (default)", None)):
         results = scribe.fit(adata, encoder=encoder, latent_dim=10, **common)
-        accuracy = knn_accuracy(results.get_latent_embeddings(), labels)
+        accuracy = scribe.metrics.knn_accuracy(results.get_latent_embeddings(), labels)
         loss = results.loss_history[-100:].mean()
         print(f"{name:16s} final loss {loss:.1f}   kNN accuracy of bulk_labels {accuracy:.3f}")
     chance = np.max(np.unique(labels, return_counts=True)[1]) / len(labels)

@@ -9,6 +9,7 @@ from . import encoders as encoders
 from . import guides as guides
 from . import latent_priors as latent_priors
 from . import likelihoods as likelihoods
+from . import metrics as metrics
 from . import parameterizations as parameterizations
 from ._fit import fit as fit
 from ._log_likelihood import log_likelihood as log_likelihood
