@@ -11,6 +11,7 @@ from .parameterizations import PARAMETERIZATIONS, get_parameterization
 
 INFERENCE_METHODS = ("svi", "mcmc", "vae")
 NB_MODELS = ("nbdm", "zinb", "nbvcp", "zinbvcp")
+VAE_MODELS = (*NB_MODELS, "lnm", "lnmvcp")
 
 
 def _check_int(name: str, value: Any, *, low: int = 1) -> None:
@@ -45,9 +46,15 @@ class ModelConfig:
     def __post_init__(self):
         if not isinstance(self.model, str) or self.model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, found {self.model!r}")
-        if self.model not in NB_MODELS:
+        if self.model not in (NB_MODELS if self.latent_dim is None else VAE_MODELS):
+            if self.model in VAE_MODELS:
+                raise ValueError(
+                    f"model {self.model!r} decodes each cell's composition from a latent: "
+                    "fit it with inference_method='vae'"
+                )
             raise NotImplementedError(
-                f"model {self.model!r} cannot be fitted yet; fit supports {NB_MODELS}"
+                f"model {self.model!r} cannot be fitted yet; fit supports {NB_MODELS} and, "
+                f"as a VAE, {VAE_MODELS}"
             )
         # Resolves aliases; raises a ValueError listing the valid names.
         canonical = get_parameterization(self.parameterization).name
@@ -84,13 +91,19 @@ class ModelConfig:
             raise ValueError(f"prior must be one of {LATENT_PRIORS}, found {self.latent_prior!r}")
         if self.parameterization != "canonical":
             raise ValueError(
-                "a VAE decodes each cell's NB mean and samples only the per-gene size r: "
-                f"parameterization does not apply (found {self.parameterization!r})"
+                "a VAE decodes each cell's NB mean or composition and samples the NB sizes "
+                "(and the LNM total's p) directly: parameterization does not apply (found "
+                f"{self.parameterization!r})"
             )
         if self.amortize_capture:
             raise ValueError(
                 "amortize_capture does not apply to a VAE: its encoder already outputs "
                 "each cell's capture"
+            )
+        if self.library_size and model_spec(self.model).family == "lnm":
+            raise ValueError(
+                f"library_size=True does not apply to {self.model!r}: its multinomial is "
+                "already conditioned on each cell's total, which an NB models"
             )
         if self.library_size and model_spec(self.model).variable_capture:
             raise ValueError(

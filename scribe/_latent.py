@@ -55,17 +55,12 @@ def latent_samples(
 
 @eqx.filter_jit
 def _decoded(model, globals_, encoder, batch: Batch) -> dict[str, Array]:
-    locals_ = encoder.median(batch)
-    decoded = dict(model.decoder(locals_["z"], batch))
-    decoded["r"] = jnp.broadcast_to(globals_["r"], decoded["mu"].shape)
-    if model.capture is not None:
-        decoded.update(model.capture.to_natural(locals_))
-    return decoded
+    return model.decoded_natural(globals_, encoder.median(batch), batch)
 
 
 def decoded_params(results: "ScribeResults", data: Any = None) -> dict[str, np.ndarray]:
-    """Each cell's decoded NB mean ``mu`` (pre-capture for VCP models), ``gate`` for ZI
-    models, size ``r`` and capture, at the posterior medians of ``z`` and ``r``."""
+    """Each cell's decoded parameters (``ScribeModel.decoded_natural``) at the posterior
+    medians of its latents and of the globals."""
     batch = cells_batch(results, data)
     decoded = _decoded(results.model, results.guide.median(), results.encoder, batch)
     return {name: np.asarray(value) for name, value in decoded.items()}

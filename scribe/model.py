@@ -14,7 +14,10 @@ from .latent_priors import AbstractLatentPrior
 from .likelihoods import (
     AbstractLikelihood,
     CaptureParams,
+    LNMParams,
+    LogisticNormalMultinomial,
     NBLogMeanParams,
+    NBParams,
     NegativeBinomialLogMean,
     VariableCapture,
     ZeroInflated,
@@ -36,12 +39,15 @@ class ScribeModel(eqx.Module):
     With a ``decoder`` (the VAE), each cell has a latent ``z`` with prior
     ``latent_prior``, the NB mean of every gene is decoded from it (``NB(r_g, mean)`` in
     the log-mean form, thinned by capture for VCP models, zero-inflated with a decoded
-    gate for ZI models), and the only global is the per-gene size ``r``.
+    gate for ZI models), and the only global is the per-gene size ``r``. For lnm and
+    lnmvcp the decoder gives each cell's composition in ALR coordinates (against its
+    ``reference_gene``) and the globals are the shared ``r`` and ``p`` of the NB total.
 
     Parameters
     ----------
     model
-        An NB-family model name (nbdm, zinb, nbvcp, zinbvcp).
+        An NB-family model name (nbdm, zinb, nbvcp, zinbvcp; lnm and lnmvcp with a
+        decoder).
     parameterization
         The coordinates globals are sampled in.
     n_cells, n_genes
@@ -92,10 +98,16 @@ class ScribeModel(eqx.Module):
             )
         else:
             _check_vae(spec, decoder, latent_prior, n_genes)
-            self.likelihood = _vae_likelihood(spec)
-            self.global_priors = {
-                "r": priors.get("r", default_prior("r", unconstrained=unconstrained))
-            }
+            self.likelihood = _vae_likelihood(spec, decoder)
+            if spec.family == "lnm":  # the NB of each cell's total: shared r and p
+                own = {k: v for k, v in priors.items() if k in parameterization.sampled}
+                self.global_priors = parameterization.priors(
+                    unconstrained=unconstrained, overrides=own
+                )
+            else:
+                self.global_priors = {
+                    "r": priors.get("r", default_prior("r", unconstrained=unconstrained))
+                }
         if spec.zero_inflated and decoder is None:
             self.global_priors["gate"] = priors.get(
                 "gate", default_prior("gate", unconstrained=unconstrained)
@@ -117,9 +129,18 @@ class ScribeModel(eqx.Module):
 
     @property
     def global_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of each global parameter: per gene, except the NB ``p`` / ``phi`` (shared)."""
+        """Shape of each global parameter: per gene, except the NB ``p`` / ``phi`` and
+        every parameter of the LNM's total (shared)."""
+        if self.models_totals:
+            return {n: () for n in self.global_priors}
         shared = {"p", "phi"}
         return {n: (() if n in shared else (self.n_genes,)) for n in self.global_priors}
+
+    @property
+    def models_totals(self) -> bool:
+        """Whether the globals are those of each cell's total count (LNM) rather than of
+        each gene."""
+        return model_spec(self.model).family == "lnm"
 
     def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "ScribeModel":
         """This model over some of its genes, per-gene prior parameters subset too.
@@ -235,13 +256,38 @@ class ScribeModel(eqx.Module):
     ):
         """The VAE likelihood's parameters for the cells of ``batch`` given their ``z``."""
         decoded = self.decoder(locals_["z"], batch)
-        params = NBLogMeanParams(r=globals_["r"][None, :], log_mean=jnp.log(decoded["mu"]))
+        if self.models_totals:
+            natural = self.parameterization.to_natural(globals_)
+            r, p = (jnp.reshape(natural[n], (1, 1)) for n in ("r", "p"))
+            total = NBParams(r=r, p=p)
+            params = LNMParams(total=total, alr=decoded["alr"])
+        else:
+            params = NBLogMeanParams(r=globals_["r"][None, :], log_mean=jnp.log(decoded["mu"]))
         if "gate" in decoded:
             params = ZIParams(base=params, gate=decoded["gate"])
         if self.capture is not None:
             natural = self.capture.to_natural(locals_)
             params = CaptureParams(base=params, capture=natural["p_capture"])
         return params
+
+    def decoded_natural(
+        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
+    ) -> dict[str, Array]:
+        """What the VAE says of each cell of ``batch``, by name: the decoder's outputs,
+        the NB ``r`` broadcast to ``(cells, genes)`` (for lnm / lnmvcp instead the
+        composition ``ρ`` and the total's shared ``r`` and ``p``), and the capture."""
+        decoded = dict(self.decoder(locals_["z"], batch))
+        if self.models_totals:
+            family = self.likelihood
+            family = family.base if isinstance(family, VariableCapture) else family
+            decoded["composition"] = jnp.exp(family.log_composition_of_alr(decoded["alr"]))
+            natural = self.parameterization.to_natural(globals_)
+            decoded.update(r=natural["r"], p=natural["p"])
+        else:
+            decoded["r"] = jnp.broadcast_to(globals_["r"], decoded["mu"].shape)
+        if self.capture is not None:
+            decoded.update(self.capture.to_natural(locals_))
+        return decoded
 
     def with_networks(self, networks: "VAENetworks | None") -> "ScribeModel":
         """This model with the decoder and latent prior of ``networks`` (trained copies)."""
@@ -269,8 +315,11 @@ class VAENetworks(eqx.Module):
     latent_prior: AbstractLatentPrior
 
 
-def _vae_likelihood(spec) -> AbstractLikelihood:
-    likelihood: AbstractLikelihood = NegativeBinomialLogMean()
+def _vae_likelihood(spec, decoder: AbstractDecoder) -> AbstractLikelihood:
+    if spec.family == "lnm":
+        likelihood: AbstractLikelihood = LogisticNormalMultinomial(decoder.reference_gene)
+    else:
+        likelihood = NegativeBinomialLogMean()
     if spec.zero_inflated:
         likelihood = ZeroInflated(likelihood)
     if spec.variable_capture:
@@ -296,7 +345,20 @@ def _check_vae(spec, decoder, latent_prior, n_genes: int) -> None:
             f"latent_prior is over {latent_prior.latent_dim} dimensions; the decoder reads "
             f"{decoder.n_latent}"
         )
-    needed = {"mu"} | ({"gate"} if spec.zero_inflated else set())
+    if spec.family == "lnm":
+        needed = {"alr"}
+        reference = getattr(decoder, "reference_gene", None)
+        if isinstance(reference, bool) or not isinstance(reference, int):
+            raise TypeError(
+                f"decoder {type(decoder).__name__} outputs ALR coordinates and must say their "
+                f"reference gene in an int attribute reference_gene, found {reference!r}"
+            )
+        if not 0 <= reference < n_genes:
+            raise ValueError(
+                f"decoder.reference_gene must be a gene index in [0, {n_genes}), found {reference}"
+            )
+    else:
+        needed = {"mu"} | ({"gate"} if spec.zero_inflated else set())
     if set(decoder.outputs) != needed:
         raise ValueError(
             f"the decoder must output exactly {sorted(needed)} for this model, found "

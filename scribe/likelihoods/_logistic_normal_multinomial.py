@@ -43,12 +43,17 @@ class LogisticNormalMultinomial(AbstractLikelihood):
 
     def log_composition(self, params: LNMParams) -> Float[Array, "cells genes"]:
         """``log ρ``: the ALR coordinates with 0 inserted at the reference, log-softmaxed."""
-        zeros = jnp.zeros_like(params.alr[:, :1])
+        return self.log_composition_of_alr(params.alr)
+
+    def log_composition_of_alr(
+        self, alr: Float[Array, "*cells genes_minus_one"]
+    ) -> Float[Array, "*cells genes"]:
+        """``log ρ`` of ALR coordinates (any leading axes)."""
+        zeros = jnp.zeros_like(alr[..., :1])
         full = jnp.concatenate(
-            [params.alr[:, : self.reference_gene], zeros, params.alr[:, self.reference_gene :]],
-            axis=1,
+            [alr[..., : self.reference_gene], zeros, alr[..., self.reference_gene :]], axis=-1
         )
-        return jax.nn.log_softmax(full, axis=1)
+        return jax.nn.log_softmax(full, axis=-1)
 
     def log_prob(
         self, counts: Float[Array, "cells genes"], params: LNMParams
