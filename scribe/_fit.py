@@ -11,7 +11,8 @@ import numpy as np
 import numpyro.distributions as dist
 
 from ._config import InferenceConfig, ModelConfig
-from ._initial import moment_estimates, reference_gene
+from ._initial import moment_estimates
+from ._initial import reference_gene as choose_reference_gene
 from ._training import train
 from .data import CountData, load_counts
 from .decoders import AbstractDecoder, LinearALRDecoder, MLPDecoder
@@ -238,9 +239,18 @@ def _latent_size(encoder: Any) -> int:
     return size
 
 
-def _make_vae_modules(config: ModelConfig, counts: CountData, seed: int, encoder, decoder):
-    """The VAE's encoder (the user's, or an MLPEncoder; None: build it later), decoder
-    and latent prior, from fresh keys of ``seed``."""
+def _make_vae_modules(
+    config: ModelConfig,
+    counts: CountData,
+    seed: int,
+    encoder,
+    decoder,
+    *,
+    reference_gene: int | None = None,
+):
+    """The VAE's encoder (the user's or an MLPEncoder), decoder (the user's, an
+    MLPDecoder, or for lnm a LinearALRDecoder against ``reference_gene``, by default
+    the data's) and latent prior, from fresh keys of ``seed``."""
     key_encoder, key_decoder, key_prior = jax.random.split(jax.random.key(seed + 2), 3)
     spec = model_spec(config.model)
     if encoder is None:
@@ -253,8 +263,10 @@ def _make_vae_modules(config: ModelConfig, counts: CountData, seed: int, encoder
             capture_names=capture.sampled if spec.variable_capture else (),
         )
     if decoder is None and spec.family == "lnm":
+        if reference_gene is None:
+            reference_gene = choose_reference_gene(counts)
         decoder = LinearALRDecoder(
-            config.latent_dim, counts.n_genes, reference_gene(counts), key=key_decoder
+            config.latent_dim, counts.n_genes, reference_gene, key=key_decoder
         )
     elif decoder is None:
         decoder = MLPDecoder(

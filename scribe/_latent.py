@@ -10,6 +10,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .data import Batch, load_counts
+from .likelihoods import sparse_log_prob_sum
 
 if TYPE_CHECKING:
     from .results import ScribeResults
@@ -64,6 +65,55 @@ def decoded_params(results: "ScribeResults", data: Any = None) -> dict[str, np.n
     batch = cells_batch(results, data)
     decoded = _decoded(results.model, results.guide.median(), results.encoder, batch)
     return {name: np.asarray(value) for name, value in decoded.items()}
+
+
+@eqx.filter_jit
+def encoder_draws(encoder, batch: Batch, keys) -> dict[str, Array]:
+    """Draws of every cell's latents from the encoder, one per key (leading axis)."""
+    return jax.vmap(lambda k: encoder.sample_and_log_prob_by_name(batch, key=k)[0])(keys)
+
+
+@eqx.filter_jit
+def decoded_draws(model, globals_, locals_, batch: Batch) -> dict[str, Array]:
+    """``ScribeModel.decoded_natural`` at each draw (leading axis) of globals and latents."""
+    return jax.vmap(model.decoded_natural, in_axes=(0, 0, None))(globals_, locals_, batch)
+
+
+@eqx.filter_jit
+def _log_likelihood_draws(model, globals_, locals_, batch: Batch, by: str) -> Array:
+    def one(draw):
+        params = model.likelihood_params(*draw, batch)
+        return sparse_log_prob_sum(
+            model.likelihood,
+            params,
+            batch.nonzeros,
+            n_cells=batch.batch_size,
+            n_genes=model.n_genes,
+            by=by,
+        )
+
+    return jax.lax.map(one, (globals_, locals_))
+
+
+def log_likelihood_draws(
+    results: "ScribeResults", counts: Any, return_by: str, globals_, locals_
+) -> Array:
+    """``log p(counts | draw)`` of a VAE per draw, by cell or by gene; ``counts`` (None:
+    the fitted ones) must have the fitted cells, whose latents the draws hold."""
+    if return_by not in ("cell", "gene"):
+        raise ValueError(f"return_by must be 'cell' or 'gene', found {return_by!r}")
+    if return_by == "gene" and results.model.models_totals:
+        raise ValueError(
+            f"return_by='gene' is undefined for {results.model.model!r}: its multinomial "
+            "couples a cell's genes"
+        )
+    batch = cells_batch(results, counts)
+    if batch.batch_size != results.counts.n_cells:
+        raise ValueError(
+            f"counts must have the {results.counts.n_cells} fitted cells (their latents are "
+            f"drawn from the fitted counts); found {batch.batch_size}"
+        )
+    return _log_likelihood_draws(results.model, globals_, locals_, batch, return_by)
 
 
 @eqx.filter_jit

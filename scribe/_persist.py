@@ -15,6 +15,8 @@ import scipy.sparse
 
 from ._config import InferenceConfig, ModelConfig
 from .data import load_counts
+from .decoders import AbstractDecoder
+from .encoders import AbstractEncoder
 from .inference import CheckpointStore
 from .model import ScribeModel
 from .parameterizations import get_parameterization
@@ -63,6 +65,7 @@ def save_results(results: ScribeResults, path: str | Path) -> None:
         "skipped_steps": int(results.skipped_steps),
         "n_losses": int(results.loss_history.size),
         "float_dtype": _float_dtype((results.guide, results.encoder)),
+        "reference_gene": getattr(results.model.decoder, "reference_gene", None),
     }
     state = _state(results)
     with CheckpointStore(path, metadata=metadata, max_to_keep=1) as store:
@@ -74,6 +77,7 @@ def _state(results: ScribeResults) -> dict:
     return {
         "guide": eqx.filter(results.guide, eqx.is_array),
         "encoder": eqx.filter(results.encoder, eqx.is_array),
+        "networks": eqx.filter(results.model.networks, eqx.is_array),
         "loss_history": np.asarray(results.loss_history, dtype=np.float64),
         "indptr": np.asarray(matrix.indptr, matrix.indices.dtype),
         "indices": np.asarray(matrix.indices),
@@ -81,7 +85,13 @@ def _state(results: ScribeResults) -> dict:
     }
 
 
-def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
+def load(
+    path: str | Path,
+    *,
+    adata: Any = None,
+    encoder: AbstractEncoder | None = None,
+    decoder: AbstractDecoder | None = None,
+) -> ScribeResults:
     """Load results written by ``ScribeResults.save``.
 
     Parameters
@@ -91,6 +101,11 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
     adata
         Optional AnnData the results will be used with: its ``var_names`` must be the
         fitted genes, in order.
+    encoder, decoder
+        For a VAE fitted with a user's encoder or decoder (or an ``MLPEncoder`` /
+        ``MLPDecoder`` built by the user): a module of the same class and shapes,
+        whose arrays are replaced by the saved ones (the saved files hold arrays, not
+        code). Scribe's default modules are rebuilt without them.
 
     Examples
     --------
@@ -102,7 +117,7 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
     >>> bool((scribe.load(path).loss_history == results.loss_history).all())
     True
     """
-    from ._fit import _make_guide_and_encoder
+    from ._fit import _make_guide_and_encoder, _make_vae_modules
 
     path = Path(path)
     if not path.is_dir():
@@ -124,6 +139,20 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
     nnz = metadata["nnz"]
     placeholder = scipy.sparse.csr_array((n_cells, n_genes), dtype=np.float32)
     priors = {n: _prior_from_json(s) for n, s in metadata["priors"].items()}
+    skeleton_counts = _counts(placeholder, metadata, valid=False)
+    networks = {}
+    if model_config.latent_dim is not None:
+        _check_skeletons(model_config, encoder, decoder)
+        encoder, networks = _make_vae_modules(
+            model_config,
+            skeleton_counts,
+            inference_config.seed,
+            encoder,
+            decoder,
+            reference_gene=metadata.get("reference_gene"),
+        )
+    elif encoder is not None or decoder is not None:
+        raise ValueError("encoder and decoder apply to VAE results; these are not")
     model = ScribeModel(
         model_config.model,
         get_parameterization(model_config.parameterization),
@@ -131,16 +160,20 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
         n_genes=n_genes,
         unconstrained=model_config.unconstrained,
         priors=priors,
+        **networks,
     )
-    skeleton_counts = _counts(placeholder, metadata, valid=False)
-    guide, encoder = _make_guide_and_encoder(
+    guide, default_encoder = _make_guide_and_encoder(
         model, model_config, skeleton_counts, inference_config.seed
     )
+    encoder = default_encoder if encoder is None else encoder
     # Saved float32 arrays restore as float32 even where x64 is on (and the reverse).
-    guide, encoder = _cast_floats((guide, encoder), metadata.get("float_dtype", "float32"))
+    guide, encoder, networks = _cast_floats(
+        (guide, encoder, model.networks), metadata.get("float_dtype", "float32")
+    )
     skeleton = {
         "guide": eqx.filter(guide, eqx.is_array),
         "encoder": eqx.filter(encoder, eqx.is_array),
+        "networks": eqx.filter(networks, eqx.is_array),
         "loss_history": np.zeros(metadata["n_losses"], np.float64),
         "indptr": np.zeros(n_cells + 1, metadata["index_dtype"]),
         "indices": np.zeros(nnz, metadata["index_dtype"]),
@@ -155,6 +188,10 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
         (np.asarray(state["data"]), np.asarray(state["indices"]), np.asarray(state["indptr"])),
         shape=(n_cells, n_genes),
     )
+    if networks is not None:
+        model = model.with_networks(
+            eqx.combine(state["networks"], eqx.filter(networks, eqx.is_array, inverse=True))
+        )
     return ScribeResults(
         model=model,
         guide=eqx.combine(state["guide"], eqx.filter(guide, eqx.is_array, inverse=True)),
@@ -167,6 +204,30 @@ def load(path: str | Path, *, adata: Any = None) -> ScribeResults:
         inference_config=inference_config,
         skipped_steps=metadata["skipped_steps"],
     )
+
+
+def _check_skeletons(config: ModelConfig, encoder: Any, decoder: Any) -> None:
+    """A VAE fitted with user-built modules needs a module of each class to load into."""
+    for name, fitted_class, given in (
+        ("encoder", config.encoder, encoder),
+        ("decoder", config.decoder, decoder),
+    ):
+        if fitted_class is None and given is not None:
+            raise ValueError(
+                f"these results were fitted with scribe's default {name}; load them without "
+                f"{name}= (found a {type(given).__name__})"
+            )
+        if fitted_class is not None and given is None:
+            raise ValueError(
+                f"these results were fitted with a {fitted_class} {name} built by the user; "
+                f"pass {name}=<a {fitted_class} of the same shapes> to scribe.load (its "
+                "arrays are replaced by the saved ones)"
+            )
+        if fitted_class is not None and type(given).__name__ != fitted_class:
+            raise TypeError(
+                f"{name} must be a {fitted_class} (the class these results were fitted "
+                f"with), found {type(given).__name__}"
+            )
 
 
 def _float_dtype(tree: Any) -> str:

@@ -202,15 +202,16 @@ class ScribeModel(eqx.Module):
         """``log p(u_c | globals, locals_c)`` for each cell of the batch (sparse path)."""
         return sparse_log_prob_sum(
             self.likelihood,
-            self._likelihood_params(globals_, locals_, batch),
+            self.likelihood_params(globals_, locals_, batch),
             batch.nonzeros,
             n_cells=batch.batch_size,
             n_genes=self.n_genes,
         )
 
-    def _likelihood_params(
+    def likelihood_params(
         self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
     ):
+        """The likelihood's parameter pytree for the cells of ``batch``."""
         if self.decoder is not None:
             return self.decoded_params(globals_, locals_, batch)
         natural = self.natural(globals_, locals_)
@@ -239,7 +240,7 @@ class ScribeModel(eqx.Module):
         """
         per_cells = sparse_log_prob_total(
             self.likelihood,
-            self._likelihood_params(globals_, locals_, batch),
+            self.likelihood_params(globals_, locals_, batch),
             batch.nonzeros,
             n_cells=batch.batch_size,
             n_genes=self.n_genes,

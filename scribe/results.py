@@ -22,7 +22,6 @@ from .likelihoods._formulas import (
     nb_thinned_probs,
     nb_uncaptured_probs,
 )
-from .likelihoods._models import build_params
 from .model import ScribeModel
 
 
@@ -98,7 +97,12 @@ class ScribeResults:
         >>> subset.gene_names, subset.get_map()["r"].shape
         (('gene_3', 'gene_1'), (2,))
         """
-        self._not_for_vae("results[genes]")
+        self._not_for_vae(
+            "results[genes]",
+            "the decoder maps z to every gene at once (the library-size softmax and the LNM "
+            "composition normalise over all of them), so a gene subset is not a sub-model; "
+            "select genes in get_decoded_params() or get_posterior_samples() instead",
+        )
         index = _gene_index(genes, self.gene_names)
         guide = self.guide.subset_genes(index)
         model = self.model.subset_genes(index)
@@ -125,13 +129,9 @@ class ScribeResults:
         """Whether a VAE was fitted (a latent ``z`` per cell and a decoder)."""
         return self.model.decoder is not None
 
-    def _not_for_vae(self, what: str) -> None:
+    def _not_for_vae(self, what: str, why: str) -> None:
         if self.is_vae:
-            raise NotImplementedError(
-                f"{what} is not available for VAE results yet; use get_map, "
-                "get_latent_embeddings, get_latent_samples, get_decoded_params, "
-                "log_marginal_likelihood or to_adata"
-            )
+            raise ValueError(f"{what} does not apply to VAE results: {why}")
 
     def _require_vae(self, what: str) -> None:
         if not self.is_vae:
@@ -182,6 +182,20 @@ class ScribeResults:
     def _full_batch(self):
         return self.counts.to_device().full_batch()
 
+    def _draws(self, n_samples: int, key: PRNGKeyArray) -> tuple[dict, dict]:
+        """Posterior draws of the globals (guide) and of every cell's latents (encoder),
+        leading axis the draw."""
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive int, found {n_samples!r}")
+        key_globals, key_locals = jax.random.split(key)
+        globals_ = self.guide.sample((n_samples,), key=key_globals)
+        locals_ = {}
+        if self.encoder is not None:
+            locals_ = _latent.encoder_draws(
+                self.encoder, self._full_batch(), jax.random.split(key_locals, n_samples)
+            )
+        return globals_, locals_
+
     def get_posterior_samples(
         self, n_samples: int = 100, *, key: PRNGKeyArray | None = None
     ) -> dict[str, Array]:
@@ -189,7 +203,9 @@ class ScribeResults:
 
         Globals (sampled coordinates and the natural ``r``, ``p``, ``mu``, ``gate`` they
         imply) come from the guide; per-cell capture (``p_capture``, ``(draws, cells)``)
-        from the encoder.
+        from the encoder. For a VAE: each cell's ``z`` ``(draws, cells, latent_dim)``
+        and what the decoder makes of it, ``(draws, cells, genes)`` (``mu``, ``gate``;
+        ``alr`` and ``composition`` for lnm / lnmvcp): mind the size.
 
         Parameters
         ----------
@@ -198,46 +214,30 @@ class ScribeResults:
         key
             PRNG key (``jax.random.key(0)`` when omitted).
         """
-        self._not_for_vae("get_posterior_samples")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive int, found {n_samples!r}")
         key = jax.random.key(0) if key is None else key
-        key_globals, key_locals = jax.random.split(key)
-        globals_ = self.guide.sample((n_samples,), key=key_globals)
-        locals_ = {}
-        if self.encoder is not None:
-            batch = self._full_batch()
-            keys = jax.random.split(key_locals, n_samples)
-            locals_ = jax.vmap(lambda k: self.encoder.sample_and_log_prob(batch, key=k)[0])(keys)
+        globals_, locals_ = self._draws(n_samples, key)
+        if self.is_vae:
+            decoded = _latent.decoded_draws(self.model, globals_, locals_, self._full_batch())
+            return {**locals_, **decoded, **globals_}
         natural = jax.vmap(self.model.natural)(globals_, locals_)
         return {**globals_, **locals_, **natural}
-
-    def _likelihood_params(self, natural: dict[str, Array], n_cells: int):
-        names = ("r", "p", "gate", "p_capture")
-        return build_params(
-            self.model.model,
-            {n: natural[n] for n in names if n in natural},
-            n_cells=n_cells,
-            n_genes=self.model.n_genes,
-            n_components=None,
-        )
 
     def get_predictive_samples(
         self, n_samples: int = 10, *, key: PRNGKeyArray | None = None
     ) -> Array:
         """Posterior predictive counts, ``(draws, cells, genes)`` (dense: mind the size)."""
-        self._not_for_vae("get_predictive_samples")
         key = jax.random.key(1) if key is None else key
         key_params, key_counts = jax.random.split(key)
-        draws = self.get_posterior_samples(n_samples, key=key_params)
+        draws = self._draws(n_samples, key_params)
+        batch = self._full_batch()
         shape = (self.counts.n_cells, self.model.n_genes)
 
-        def one(draw, k):
-            params = self._likelihood_params(draw, self.counts.n_cells)
+        def one(globals_, locals_, k):
+            params = self.model.likelihood_params(globals_, locals_, batch)
             return self.model.likelihood.sample(params, shape, key=k)
 
         return jax.lax.map(
-            lambda args: one(*args), (draws, jax.random.split(key_counts, n_samples))
+            lambda args: one(*args), (*draws, jax.random.split(key_counts, n_samples))
         )
 
     def log_likelihood(
@@ -249,12 +249,16 @@ class ScribeResults:
         key: PRNGKeyArray | None = None,
     ) -> Array:
         """``log p(counts | draw)`` for each posterior draw, ``(draws, cells)`` or
-        ``(draws, genes)``, through ``scribe.log_likelihood``.
+        ``(draws, genes)``, through ``scribe.log_likelihood`` (for a VAE, through the
+        model's sparse likelihood at each draw of the cells' latents).
 
         ``counts`` defaults to the data the model was fitted to; other counts must have
-        the same cells (capture is per cell) and genes.
+        the same cells (capture and ``z`` are per cell) and genes.
         """
-        self._not_for_vae("log_likelihood")
+        if self.is_vae:
+            return _latent.log_likelihood_draws(
+                self, counts, return_by, *self._draws(n_samples, _key_or(key, 0))
+            )
         from ._log_likelihood import log_likelihood
 
         counts = self.counts.matrix if counts is None else counts
@@ -283,7 +287,10 @@ class ScribeResults:
             ``"map"``: ``E[m | u]`` at the MAP parameters, ``(cells, genes)``;
             ``"sample"``: draws of ``m`` under posterior draws, ``(draws, cells, genes)``.
         """
-        self._not_for_vae("denoise_counts")
+        self._not_for_vae(
+            "denoise_counts",
+            "it uses the SVI models' per-gene NB(r, p); a VAE's decoded mean is per cell",
+        )
         if self.model.capture is None:
             raise ValueError(
                 f"denoise_counts needs a variable-capture model, found {self.model.model!r}"
@@ -357,7 +364,6 @@ class ScribeResults:
         and so, with ``NotImplementedError``, is a gene subset (``results[genes]``) of an
         amortized-capture fit, whose encoder needs cell totals the saved counts lack.
         """
-        self._not_for_vae("save")
         from ._persist import save_results
         from .encoders import CaptureEncoder
 
@@ -380,6 +386,10 @@ class ScribeResults:
 
 
 _EXPECTED = "an int, a slice, ints, a boolean mask of length n_genes, or gene names"
+
+
+def _key_or(key: PRNGKeyArray | None, seed: int) -> PRNGKeyArray:
+    return jax.random.key(seed) if key is None else key
 
 
 def _gene_index(genes: Any, names: Sequence[str]) -> Int[np.ndarray, " kept"]:

@@ -148,3 +148,26 @@ def test_lnm_bad_arguments(simulated):
             n_steps=1,
             progress=False,
         )
+
+
+def test_lnm_results_sample_and_round_trip(fitted, simulated, tmp_path):
+    """Posterior draws hold each cell's composition (rows sum to 1) and the total's
+    shared r and p; the per-draw log-likelihood is per cell only; save/load keeps the
+    reference gene (a stand-in matrix would choose another) and every answer."""
+    key = jax.random.key(3)
+    draws = fitted.get_posterior_samples(4, key=key)
+    assert draws["composition"].shape == (4, N_CELLS, N_GENES)
+    np.testing.assert_allclose(draws["composition"].sum(axis=2), 1.0, rtol=1e-5)
+    assert draws["r"].shape == draws["p"].shape == (4,)
+    assert fitted.log_likelihood(n_samples=4, key=key).shape == (4, N_CELLS)
+    with pytest.raises(ValueError, match="return_by='gene' is undefined"):
+        fitted.log_likelihood(return_by="gene", n_samples=2)
+    fitted.save(tmp_path / "run")
+    loaded = scribe.load(tmp_path / "run")
+    assert loaded.model.decoder.reference_gene == fitted.model.decoder.reference_gene
+    np.testing.assert_array_equal(
+        loaded.get_decoded_params()["composition"], fitted.get_decoded_params()["composition"]
+    )
+    np.testing.assert_array_equal(
+        loaded.log_likelihood(n_samples=4, key=key), fitted.log_likelihood(n_samples=4, key=key)
+    )
