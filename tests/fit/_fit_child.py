@@ -1,9 +1,9 @@
 """``scribe.fit`` with checkpoints, run in a subprocess by the SIGKILL test.
 
-``python _fit_child.py COUNTS.npy DIRECTORY N_STEPS EVERY RESULT.npz`` fits nbvcp on
-minibatches to the counts, checkpointing to DIRECTORY every EVERY steps and resuming from
-its newest checkpoint if there is one, then writes the MAP estimates and the loss history
-to RESULT.npz.
+``python _fit_child.py COUNTS.npy DIRECTORY N_STEPS EVERY RESULT.npz METHOD`` fits nbvcp
+(METHOD "svi", or "vae" with a 2-D latent) on minibatches to the counts, checkpointing to
+DIRECTORY every EVERY steps and resuming from its newest checkpoint if there is one, then
+writes the MAP estimates (and a VAE's embeddings) and the loss history to RESULT.npz.
 """
 
 import sys
@@ -15,7 +15,8 @@ import scribe
 BATCH_SIZE = 16
 
 
-def main(counts: str, directory: str, n_steps: int, every: int, result: str) -> None:
+def main(counts: str, directory: str, n_steps: int, every: int, result: str, method: str):
+    vae = {"inference_method": "vae", "latent_dim": 2} if method == "vae" else {}
     results = scribe.fit(
         np.load(counts),
         model="nbvcp",
@@ -26,10 +27,13 @@ def main(counts: str, directory: str, n_steps: int, every: int, result: str) -> 
         checkpoint_every=every,
         resume=True,
         progress=False,
+        **vae,
     )
     arrays = {name: np.asarray(value) for name, value in results.get_map().items()}
+    if results.is_vae:
+        arrays["z"] = results.get_latent_embeddings()
     np.savez(result, loss_history=results.loss_history, **arrays)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:7])

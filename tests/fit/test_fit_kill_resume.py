@@ -28,9 +28,10 @@ def _counts(path: Path) -> Path:
     return path
 
 
-def _launch(counts: Path, directory: Path, result: Path) -> subprocess.Popen:
+def _launch(counts: Path, directory: Path, result: Path, method: str) -> subprocess.Popen:
     script = Path(_fit_child.__file__)
     command = [sys.executable, script, counts, directory, str(N_STEPS), str(EVERY), result]
+    command.append(method)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -53,9 +54,11 @@ def _kill_after_step(child: subprocess.Popen, directory: Path, target: int, dela
 
 
 @pytest.mark.slow
-def test_fit_killed_at_random_moments_then_resumed_matches_a_clean_fit(tmp_path):
+@pytest.mark.parametrize("method", ["svi", "vae"])
+def test_fit_killed_at_random_moments_then_resumed_matches_a_clean_fit(tmp_path, method):
+    """SVI, and the VAE whose encoder, decoder and prior are in the checkpoint too."""
     counts = _counts(tmp_path / "counts.npy")
-    clean = _launch(counts, tmp_path / "clean", tmp_path / "clean.npz")
+    clean = _launch(counts, tmp_path / "clean", tmp_path / "clean.npz", method)
 
     rng = random.Random(20240612)
     directory = tmp_path / "killed"
@@ -63,7 +66,7 @@ def test_fit_killed_at_random_moments_then_resumed_matches_a_clean_fit(tmp_path)
     for _ in range(3):
         start = _newest_step(directory)
         resumed_from.append(start)
-        child = _launch(counts, directory, tmp_path / "unused.npz")
+        child = _launch(counts, directory, tmp_path / "unused.npz", method)
         # After one or two new checkpoints, a random moment later: a save takes ~0.1 s and
         # ten steps a few ms, so most kills land inside a save or Orbax's deletion of an
         # old step.
@@ -74,7 +77,7 @@ def test_fit_killed_at_random_moments_then_resumed_matches_a_clean_fit(tmp_path)
         # Atomic saves leave no half-written step to fall back from.
         assert "CheckpointWarning" not in errors, errors
     resumed_from.append(_newest_step(directory))
-    final = _launch(counts, directory, tmp_path / "final.npz")
+    final = _launch(counts, directory, tmp_path / "final.npz", method)
 
     for child in (clean, final):
         _, errors = child.communicate(timeout=TIMEOUT)
@@ -86,7 +89,9 @@ def test_fit_killed_at_random_moments_then_resumed_matches_a_clean_fit(tmp_path)
     assert not (tmp_path / "unused.npz").exists()
     expected, actual = np.load(tmp_path / "clean.npz"), np.load(tmp_path / "final.npz")
     assert sorted(actual.files) == sorted(expected.files)
-    assert {"loss_history", "r", "p", "mu", "p_capture"} <= set(actual.files)
+    expected_names = {"loss_history", "r", "p_capture"}
+    expected_names |= {"z"} if method == "vae" else {"p", "mu"}
+    assert expected_names <= set(actual.files)
     assert actual["loss_history"].shape == (N_STEPS,)
     for name in expected.files:
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
