@@ -17,8 +17,8 @@ from scribe.latent_priors import (
     make_latent_prior,
 )
 
+from ..networks.cases import PRIORS, SMALL_FLOW
 from ..test_abstract_or_final import test_abstract_or_final as check_abstract_or_final
-from .cases import SMALL_FLOW
 
 KEY = jax.random.key(0)
 
@@ -30,13 +30,17 @@ def test_abstract_or_final(name):
 
 
 def test_factory_builds_each_prior():
+    """The list's priors are ``make_latent_prior``'s: read what it built for them."""
     assert LATENT_PRIORS == ("normal", "maf", "spline")
-    normal = make_latent_prior("normal", 5, key=KEY)
+    built = {case.name: case.module for case in PRIORS}
+    normal = built["normal-5d"]
     assert isinstance(normal, StandardNormalPrior) and normal.latent_dim == 5
     for name, transformer in [("maf", "affine"), ("spline", "spline")]:
-        prior = make_latent_prior(name, 5, key=KEY, **SMALL_FLOW)
+        prior = built[f"{name}-5d"]
         assert isinstance(prior, FlowPrior)
         assert (prior.latent_dim, prior.kind, prior.transformer) == (5, name, transformer)
+    prior = built["maf-2d-transformer=spline"]
+    assert (prior.latent_dim, prior.kind, prior.transformer) == (2, "maf", "spline")
 
 
 def test_factory_rejects_unknown_names_and_options():

@@ -9,7 +9,7 @@ from numpyro.distributions.kl import kl_divergence as numpyro_kl
 
 from scribe.latent_priors import FlowPrior, StandardNormalPrior
 
-from .cases import N_DRAWS, SMALL_FLOW, gaussian_posterior, log_prob
+from ..networks.cases import N_DRAWS, SMALL_FLOW, gaussian_posterior, log_prob
 
 
 def _monte_carlo(kl, loc, scale, n_keys=4000):

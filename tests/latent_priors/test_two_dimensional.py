@@ -1,4 +1,9 @@
-"""Two-dimensional flows checked on a grid, and trained on a non-Gaussian target."""
+"""Two-dimensional flows trained on a non-Gaussian target.
+
+(Every 2-D prior's density is also integrated on a grid and checked against a histogram
+of its samples, with the invariants in ``tests/networks``.)"""
+
+import functools
 
 import equinox as eqx
 import jax
@@ -6,49 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-import scipy.stats
 
 from scribe.latent_priors import FlowPrior, StandardNormalPrior
 
-from .cases import FLOW_CASES, N_DRAWS, SMALL_FLOW, log_prob, perturbed, sample
-
-CASES_2D = [case for case in FLOW_CASES if case.latent_dim == 2]
-HALF_WIDTH, CELLS = 8.0, 480  # the grid: [-8, 8]^2 in cells of width 1/30
-
-
-@pytest.fixture(scope="module", params=CASES_2D, ids=[c.id for c in CASES_2D])
-def on_grid(request):
-    """A perturbed 2-D flow and its density at the midpoints of a fine grid."""
-    prior = perturbed(request.param.build())
-    step = 2 * HALF_WIDTH / CELLS
-    mid = -HALF_WIDTH + step * (np.arange(CELLS) + 0.5)
-    grid = np.stack(np.meshgrid(mid, mid, indexing="ij"), axis=-1)
-    density = np.exp(np.asarray(log_prob(prior, jnp.asarray(grid))))
-    return prior, density * step**2
-
-
-def test_density_integrates_to_one_on_a_grid(on_grid):
-    _, mass = on_grid
-    np.testing.assert_allclose(mass.sum(), 1.0, atol=2e-3)
-
-
-def test_sample_histogram_matches_density(on_grid):
-    """Pearson's chi-square of 40,000 draws in 10 x 10 bins against the grid's mass."""
-    prior, mass = on_grid
-    n = N_DRAWS
-    samples = np.asarray(sample(prior, jax.random.key(3), (n,)))
-    inner = np.arange(-2.4, 2.41, 0.6)
-    edges = np.concatenate([[-HALF_WIDTH], inner, [HALF_WIDTH]])
-    observed, _, _ = np.histogram2d(samples[:, 0], samples[:, 1], bins=[edges, edges])
-    # grid cells of width 1/30 tile every bin exactly: 0.6 = 18 cells
-    cells_per_edge = np.round((edges + HALF_WIDTH) / (2 * HALF_WIDTH / CELLS)).astype(int)
-    expected = n * np.add.reduceat(
-        np.add.reduceat(mass, cells_per_edge[:-1], 0), cells_per_edge[:-1], 1
-    )
-    keep = expected >= 5
-    statistic = ((observed - expected)[keep] ** 2 / expected[keep]).sum()
-    assert keep.sum() > 50
-    assert statistic < scipy.stats.chi2.ppf(0.999, keep.sum() - 1)
+from ..networks.cases import FAST_COMPILE, SMALL_FLOW, log_prob
 
 
 def _two_moons(n, *, seed):
@@ -62,7 +28,7 @@ def _two_moons(n, *, seed):
     return (points - [0.5, 0.25]) / [0.87, 0.5]
 
 
-@eqx.filter_jit
+@functools.partial(eqx.filter_jit, compiler_options=FAST_COMPILE)
 def _fit(prior, data, *, n_steps, learning_rate):
     """Adam on the mean negative log-likelihood, ``n_steps`` in one ``lax.scan``."""
     optimizer = optax.adam(learning_rate)
