@@ -126,17 +126,15 @@ def _check_labels(labels: Any, n_cells: int) -> tuple[np.ndarray, int]:
 
 
 def _fold_of_each_cell(n_cells: int, folds: Any, seed: Any) -> np.ndarray:
+    _check_int("seed", seed)
     if folds is None:
         return np.arange(n_cells)
-    if isinstance(folds, bool) or not isinstance(folds, int | np.integer):
-        raise TypeError(f"folds must be an int or None, found {folds!r}")
+    _check_int("folds", folds, expected="an int or None")
     if not 2 <= folds <= n_cells:
         raise ValueError(
             f"folds must be between 2 and the number of cells ({n_cells}), or None for "
             f"leave-one-out; found {folds}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an int, found {seed!r}")
     order = np.random.default_rng(seed).permutation(n_cells)
     fold = np.empty(n_cells, dtype=np.int64)
     for index, members in enumerate(np.array_split(order, folds)):
@@ -145,10 +143,14 @@ def _fold_of_each_cell(n_cells: int, folds: Any, seed: Any) -> np.ndarray:
 
 
 def _check_k(k: Any, n_candidates: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise TypeError(f"k must be an int, found {k!r}")
+    _check_int("k", k)
     if not 1 <= k <= n_candidates:
         raise ValueError(
             f"k must be between 1 and the number of cells outside the largest fold "
             f"({n_candidates}); found {k}"
         )
+
+
+def _check_int(argument: str, value: Any, *, expected: str = "an int") -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{argument} must be {expected}, found {value!r}")

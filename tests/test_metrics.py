@@ -126,6 +126,7 @@ def test_bad_data_raises(arguments, error, match):
         ({"folds": 21}, ValueError, r"folds must be between 2 and the number of cells \(20\)"),
         ({"folds": 2.5}, TypeError, "folds must be an int or None"),
         ({"seed": "0"}, TypeError, "seed must be an int"),
+        ({"seed": 0.5, "folds": None}, TypeError, "seed must be an int"),
     ],
 )
 def test_bad_options_raise(options, error, match):
