@@ -10,7 +10,6 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .data import Batch, load_counts
-from .likelihoods import sparse_log_prob_sum
 
 if TYPE_CHECKING:
     from .results import ScribeResults
@@ -81,18 +80,7 @@ def decoded_draws(model, globals_, locals_, batch: Batch) -> dict[str, Array]:
 
 @eqx.filter_jit
 def _log_likelihood_draws(model, globals_, locals_, batch: Batch, by: str) -> Array:
-    def one(draw):
-        params = model.likelihood_params(*draw, batch)
-        return sparse_log_prob_sum(
-            model.likelihood,
-            params,
-            batch.nonzeros,
-            n_cells=batch.batch_size,
-            n_genes=model.n_genes,
-            by=by,
-        )
-
-    return jax.lax.map(one, (globals_, locals_))
+    return jax.lax.map(lambda draw: model.log_likelihood(*draw, batch, by=by), (globals_, locals_))
 
 
 def log_likelihood_draws(

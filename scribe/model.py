@@ -197,15 +197,22 @@ class ScribeModel(eqx.Module):
         return sum((p.log_prob(locals_[n]) for n, p in self.local_priors.items()), 0.0)
 
     def log_likelihood(
-        self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
-    ) -> Float[Array, " batch"]:
-        """``log p(u_c | globals, locals_c)`` for each cell of the batch (sparse path)."""
+        self,
+        globals_: Mapping[str, Array],
+        locals_: Mapping[str, Array],
+        batch: Batch,
+        *,
+        by: str = "cell",
+    ) -> Float[Array, " batch_or_genes"]:
+        """``log p(u_c | globals, locals_c)`` for each cell of the batch, or summed over
+        the batch's cells for each gene (``by="gene"``); sparse path."""
         return sparse_log_prob_sum(
             self.likelihood,
             self.likelihood_params(globals_, locals_, batch),
             batch.nonzeros,
             n_cells=batch.batch_size,
             n_genes=self.n_genes,
+            by=by,
         )
 
     def likelihood_params(
