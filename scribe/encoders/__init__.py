@@ -10,3 +10,4 @@ from ._inputs import INPUT_TRANSFORMS as INPUT_TRANSFORMS
 from ._mlp import ACTIVATIONS as ACTIVATIONS
 from ._mlp import MLP as MLP
 from ._mlp_encoder import MLPEncoder as MLPEncoder
+from ._point import PointEncoder as PointEncoder

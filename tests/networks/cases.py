@@ -20,7 +20,14 @@ from jaxtyping import PRNGKeyArray
 
 from scribe.data import Batch, load_counts
 from scribe.decoders import AbstractDecoder, LinearALRDecoder, MLPDecoder
-from scribe.encoders import MLP, AbstractEncoder, CaptureEncoder, FreeEncoder, MLPEncoder
+from scribe.encoders import (
+    MLP,
+    AbstractEncoder,
+    CaptureEncoder,
+    FreeEncoder,
+    MLPEncoder,
+    PointEncoder,
+)
 from scribe.latent_priors import AbstractLatentPrior, FlowPrior, make_latent_prior
 from scribe.likelihoods import LNMParams, LogisticNormalMultinomial, NBParams
 
@@ -37,6 +44,7 @@ FAST_COMPILE = {"xla_backend_optimization_level": 0}
 # what each kind of case builds
 KINDS = {
     "encoder": AbstractEncoder,
+    "point": PointEncoder,  # MCMC's table of points: an encoder without a density
     "decoder": AbstractDecoder,
     "prior": AbstractLatentPrior,
     "mlp": MLP,
@@ -146,6 +154,18 @@ CASES = [
             positive_transform="exp",
         ),
     ),
+    Case(
+        "PointEncoder-z-phi-exp",
+        "point",
+        lambda k: PointEncoder(
+            ("z", "phi_capture"),
+            {
+                "z": jax.random.normal(k, (N_CELLS, N_LATENT), jnp.result_type(float)),
+                "phi_capture": jnp.linspace(-2.0, 2.0, N_CELLS),
+            },
+            positive_transform="exp",
+        ),
+    ),
     Case("MLPDecoder-r", "decoder", lambda k: MLPDecoder(N_LATENT, N_GENES, key=k, hidden=(8,))),
     Case(
         "MLPDecoder-mu-gate",
@@ -252,6 +272,13 @@ def real_inputs(module) -> dict[str, jax.Array]:
 
 def apply(module, batch: Batch, real: dict[str, jax.Array], key) -> dict[str, jax.Array]:
     """Everything a module outputs for one batch, flat by name."""
+    if isinstance(module, PointEncoder):
+        values, log_det = module.constrained(batch)
+        out = {"log_det": log_det}
+        for name, (loc, _) in module.unconstrained_params(batch).items():
+            out |= {f"loc/{name}": loc, f"median/{name}": module.median(batch)[name]}
+            out |= {f"constrained/{name}": values[name]}
+        return out
     if isinstance(module, AbstractEncoder):
         params = module.unconstrained_params(batch)
         draw, log_q = module.sample_and_log_prob(batch, key=key)
@@ -276,6 +303,12 @@ def apply(module, batch: Batch, real: dict[str, jax.Array], key) -> dict[str, ja
 
 def expected_shapes(module) -> dict[str, tuple[int, ...]]:
     """The shape of each output of ``apply`` on a batch of ``BATCH`` cells."""
+    if isinstance(module, PointEncoder):
+        out = {"log_det": (BATCH,)}
+        for name, value in module.values.items():
+            shape = (BATCH, *value.shape[1:])
+            out |= {f"{part}/{name}": shape for part in ("loc", "median", "constrained")}
+        return out
     if isinstance(module, AbstractEncoder):
         out = {"log_q": (BATCH,)}
         for name in module.names:
