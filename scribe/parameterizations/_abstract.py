@@ -168,21 +168,75 @@ class AbstractParameterization(eqx.Module):
             A value per name in ``natural + derived``.
         """
         self._check_keys(sampled)
-        values = {k: jnp.asarray(sampled[k]) for k in self.sampled}
-        ranks = {v.ndim for v in values.values() if v.ndim > 0}
+        return self._to_natural(**self._same_rank(sampled, self.sampled, "Sampled"))
+
+    def from_natural(
+        self, natural: Mapping[str, Float[ArrayLike, "..."]]
+    ) -> dict[str, Float[Array, "..."]]:
+        """Sampled coordinates from natural parameters: the inverse of ``to_natural``.
+
+        Converts a point between parameterizations through the natural parameters
+        (``target.from_natural(source.to_natural(point))``), e.g. to start MCMC from an
+        SVI fit made in another parameterization.
+
+        Parameters
+        ----------
+        natural
+            A value per name in ``natural`` (extra keys, such as the ``derived`` mean
+            ``mu`` that ``to_natural`` also returns, are ignored), each in its domain.
+            Elementwise, with the same scalar-or-one-rank broadcasting as ``to_natural``.
+
+        Returns
+        -------
+        dict[str, Array]
+            A value per name in ``sampled``, in that order.
+
+        Raises
+        ------
+        ValueError
+            If a natural parameter is missing (the message names it) or the values
+            have different ranks.
+
+        Examples
+        --------
+        >>> from scribe.parameterizations import MeanOdds
+        >>> odds = MeanOdds()
+        >>> nat = odds.to_natural({"phi": 0.25, "mu": 3.0})
+        >>> {k: round(float(v), 6) for k, v in odds.from_natural(nat).items()}
+        {'phi': 0.25, 'mu': 3.0}
+        """
+        self._check_keys(natural, self.natural, "natural values")
+        out = self._from_natural(**self._same_rank(natural, self.natural, "Natural"))
+        return {k: out[k] for k in self.sampled}
+
+    def _same_rank(
+        self, values: Mapping[str, ArrayLike], names: tuple[str, ...], kind: str
+    ) -> dict[str, Array]:
+        arrays = {k: jnp.asarray(values[k]) for k in names}
+        ranks = {v.ndim for v in arrays.values() if v.ndim > 0}
         if len(ranks) > 1:
-            shapes = {k: v.shape for k, v in values.items()}
+            shapes = {k: v.shape for k, v in arrays.items()}
             raise ValueError(
-                f"Sampled values of {self.name!r} must be scalars or share one rank; "
+                f"{kind} values of {self.name!r} must be scalars or share one rank; "
                 f"got shapes {shapes}."
             )
-        return self._to_natural(**values)
+        return arrays
 
-    def _check_keys(self, values: Mapping[str, object]) -> None:
-        missing = [k for k in self.sampled if k not in values]
+    def _check_keys(
+        self,
+        values: Mapping[str, object],
+        names: tuple[str, ...] | None = None,
+        what: str = "values",
+    ) -> None:
+        names = self.sampled if names is None else names
+        missing = [k for k in names if k not in values]
         if missing:
-            raise ValueError(f"{self.name!r} needs values for {self.sampled}; missing {missing}.")
+            raise ValueError(f"{self.name!r} needs {what} for {names}; missing {missing}.")
 
     @abc.abstractmethod
     def _to_natural(self, **sampled: Array) -> dict[str, Array]:
         """The formulas themselves (MATH.md), one elementwise expression per output."""
+
+    @abc.abstractmethod
+    def _from_natural(self, **natural: Array) -> dict[str, Array]:
+        """The inverse formulas, one elementwise expression per sampled coordinate."""

@@ -35,6 +35,9 @@ class CaptureProb(AbstractParameterization):
     def _to_natural(self, p_capture: Array) -> dict[str, Array]:
         return {"p_capture": p_capture}
 
+    def _from_natural(self, p_capture: Array) -> dict[str, Array]:
+        return {"p_capture": p_capture}
+
 
 class CaptureOdds(AbstractParameterization):
     """Sample ``phi_capture = 1 / nu - 1`` ~ BetaPrime(1, 1); ``nu = 1 / (1 + phi_capture)``.
@@ -55,6 +58,12 @@ class CaptureOdds(AbstractParameterization):
 
     def _to_natural(self, phi_capture: Array) -> dict[str, Array]:
         return {"p_capture": 1.0 / (1.0 + phi_capture)}
+
+    def _from_natural(self, p_capture: Array) -> dict[str, Array]:
+        # (1 - nu) / nu, not 1 / nu - 1 (which cancels as nu -> 1): exact numerator for
+        # nu >= 1/2. As for MeanOdds' phi, a nu near 1 holds a tiny phi_capture only to
+        # relative error ~eps / phi_capture.
+        return {"phi_capture": (1.0 - p_capture) / p_capture}
 
 
 _CAPTURES = {"p_capture": CaptureProb, "phi_capture": CaptureOdds}

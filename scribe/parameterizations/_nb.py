@@ -4,7 +4,13 @@ Natural parameters ``r`` and ``p`` with ``p`` numpyro's ``probs``: mean ``r p / 
 Every map below is a product or quotient of its inputs with no subtraction of nearly
 equal numbers (``1 - p`` is exact for ``p >= 1/2``), so the direct forms are as accurate
 as the inputs allow; the only limits are over- or underflow that the values themselves
-imply (``r = mu * phi`` for ``phi`` beyond the float range).
+imply (``r = mu * phi`` for ``phi`` beyond the float range). The inverses
+(``from_natural``) are of the same kind: ``mu = r p / (1 - p)``, ``phi = (1 - p) / p``.
+One limit is representational, not a matter of the formulas: a ``p`` near 1 holds
+``1 - p`` only to absolute precision ``~eps``, so for ``phi < 1`` a ``phi -> p -> phi``
+round trip is accurate to relative error ``~eps / phi`` (``~1e-8`` at ``phi = 1e-8`` in
+float64; below ``eps / 2``, ``p`` rounds to 1 and ``phi`` to 0). The other direction,
+``p -> phi -> p``, is accurate throughout.
 """
 
 from typing import ClassVar
@@ -47,6 +53,9 @@ class Canonical(AbstractNBParameterization):
     def _to_natural(self, p: Array, r: Array) -> dict[str, Array]:
         return {"r": r, "p": p, "mu": r * p / (1.0 - p)}
 
+    def _from_natural(self, r: Array, p: Array) -> dict[str, Array]:
+        return {"p": p, "r": r}
+
 
 class MeanProb(AbstractNBParameterization):
     """Sample ``p`` and the mean ``mu``; ``r = mu (1 - p) / p``.
@@ -67,6 +76,9 @@ class MeanProb(AbstractNBParameterization):
 
     def _to_natural(self, p: Array, mu: Array) -> dict[str, Array]:
         return {"r": mu * (1.0 - p) / p, "p": p, "mu": mu}
+
+    def _from_natural(self, r: Array, p: Array) -> dict[str, Array]:
+        return {"p": p, "mu": r * p / (1.0 - p)}
 
 
 class MeanOdds(AbstractNBParameterization):
@@ -93,3 +105,8 @@ class MeanOdds(AbstractNBParameterization):
         # 1 / (1 + phi) has no cancellation: tiny phi gives p -> 1, huge phi gives
         # p ~ 1/phi, both to full relative precision.
         return {"r": mu * phi, "p": 1.0 / (1.0 + phi), "mu": mu}
+
+    def _from_natural(self, r: Array, p: Array) -> dict[str, Array]:
+        # (1 - p) / p, not 1 / p - 1 (which cancels as p -> 1): exact numerator for
+        # p >= 1/2. Tiny phi is limited by p itself (module docstring), not by this form.
+        return {"phi": (1.0 - p) / p, "mu": r * p / (1.0 - p)}
