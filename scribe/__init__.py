@@ -15,6 +15,7 @@ from ._fit import fit as fit
 from ._log_likelihood import log_likelihood as log_likelihood
 from ._persist import load as load
 from ._warnings import DataWarning as DataWarning
+from ._warnings import McmcWarning as McmcWarning
 from ._warnings import ScribeWarning as ScribeWarning
 from .inference import CheckpointWarning as CheckpointWarning
 from .results import ScribeResults as ScribeResults

@@ -11,6 +11,7 @@ from .parameterizations import PARAMETERIZATIONS, get_parameterization
 
 INFERENCE_METHODS = ("svi", "mcmc", "vae")
 NB_MODELS = ("nbdm", "zinb", "nbvcp", "zinbvcp")
+TWO_STATE_MODELS = ("twostate", "twostatevcp")  # fitted by MCMC
 VAE_MODELS = (*NB_MODELS, "lnm", "lnmvcp")
 
 
@@ -46,22 +47,26 @@ class ModelConfig:
     def __post_init__(self):
         if not isinstance(self.model, str) or self.model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, found {self.model!r}")
-        if self.model not in (NB_MODELS if self.latent_dim is None else VAE_MODELS):
+        fittable = (*NB_MODELS, *TWO_STATE_MODELS) if self.latent_dim is None else VAE_MODELS
+        if self.model not in fittable:
             if self.model in VAE_MODELS:
                 raise ValueError(
                     f"model {self.model!r} decodes each cell's composition from a latent: "
                     "fit it with inference_method='vae'"
                 )
             raise NotImplementedError(
-                f"model {self.model!r} cannot be fitted yet; fit supports {NB_MODELS} and, "
-                f"as a VAE, {VAE_MODELS}"
+                f"model {self.model!r} cannot be fitted yet; fit supports {NB_MODELS}, "
+                f"{TWO_STATE_MODELS} by MCMC, and as a VAE {VAE_MODELS}"
             )
         # Resolves aliases; raises a ValueError listing the valid names.
         canonical = get_parameterization(self.parameterization).name
-        if canonical not in PARAMETERIZATIONS[:3]:
+        two_state = self.model in TWO_STATE_MODELS
+        valid = PARAMETERIZATIONS[3:] if two_state else PARAMETERIZATIONS[:3]
+        if canonical not in valid:
             raise ValueError(
-                f"parameterization {self.parameterization!r} is a two-state one; model "
-                f"{self.model!r} takes one of {PARAMETERIZATIONS[:3]} (or their aliases)"
+                f"parameterization {self.parameterization!r} does not apply to model "
+                f"{self.model!r}, which takes one of {valid}"
+                + ("" if two_state else " (or their aliases)")
             )
         object.__setattr__(self, "parameterization", canonical)
         _check_bool("unconstrained", self.unconstrained)
@@ -126,15 +131,18 @@ class InferenceConfig:
     early_stopping_patience: int | None = None
     early_stopping_min_delta: float = 1e-4
     kl_warmup_steps: int | None = None
+    # MCMC (NUTS)
+    n_samples: int = 2000
+    n_warmup: int = 1000
+    n_chains: int = 1
+    target_accept_prob: float = 0.8
+    max_tree_depth: int = 10
+    dense_mass: bool = False
 
     def __post_init__(self):
         if self.method not in INFERENCE_METHODS:
             raise ValueError(
                 f"inference_method must be one of {INFERENCE_METHODS}, found {self.method!r}"
-            )
-        if self.method == "mcmc":
-            raise NotImplementedError(
-                "inference_method='mcmc' is not available yet; use 'svi' or 'vae'"
             )
         _check_int("n_steps", self.n_steps)
         if self.batch_size is not None:
@@ -155,6 +163,18 @@ class InferenceConfig:
             _check_int("early_stopping_patience", self.early_stopping_patience)
         if self.kl_warmup_steps is not None:
             _check_int("kl_warmup_steps", self.kl_warmup_steps, low=0)
+        _check_int("n_samples", self.n_samples)
+        _check_int("n_warmup", self.n_warmup, low=0)
+        _check_int("n_chains", self.n_chains)
+        _check_int("max_tree_depth", self.max_tree_depth)
+        if self.max_tree_depth > 20:
+            raise ValueError(f"max_tree_depth must be <= 20, found {self.max_tree_depth}")
+        accept = self.target_accept_prob
+        if isinstance(accept, bool) or not isinstance(accept, int | float):
+            raise TypeError(f"target_accept_prob must be a float, found {accept!r}")
+        if not 0 < accept < 1:
+            raise ValueError(f"target_accept_prob must lie in (0, 1), found {accept}")
+        _check_bool("dense_mass", self.dense_mass)
 
 
 def to_json(config) -> dict:

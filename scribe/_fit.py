@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 
-from ._config import InferenceConfig, ModelConfig
+from ._config import TWO_STATE_MODELS, InferenceConfig, ModelConfig
 from ._initial import moment_estimates
 from ._initial import reference_gene as choose_reference_gene
+from ._sampling import check_svi_init, sample
 from ._training import train
 from .data import CountData, load_counts
 from .decoders import AbstractDecoder, LinearALRDecoder, MLPDecoder
@@ -32,6 +33,11 @@ def _resolve_model(model: str, zero_inflation: bool | None, variable_capture: bo
     for name, flag in (("zero_inflation", zero_inflation), ("variable_capture", variable_capture)):
         if flag is not None and not isinstance(flag, bool):
             raise TypeError(f"{name} must be True, False or None, found {flag!r}")
+    if model in TWO_STATE_MODELS:
+        if zero_inflation:
+            raise ValueError(f"model {model!r} has no zero-inflated form; zero_inflation=True")
+        vcp = model == "twostatevcp" if variable_capture is None else variable_capture
+        return "twostatevcp" if vcp else "twostate"
     if model not in ("nbdm", "zinb", "nbvcp", "zinbvcp"):
         return model
     spec = model_spec(model)
@@ -69,7 +75,7 @@ def fit(
     model: str = "nbvcp",
     zero_inflation: bool | None = None,
     variable_capture: bool | None = None,
-    parameterization: str = "canonical",
+    parameterization: str | None = None,
     unconstrained: bool = False,
     priors: Mapping[str, dist.Distribution] | None = None,
     guide_rank: int | None = None,
@@ -86,6 +92,13 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     early_stopping_patience: int | None = None,
+    n_samples: int = 2000,
+    n_warmup: int = 1000,
+    n_chains: int = 1,
+    svi_init: ScribeResults | None = None,
+    target_accept_prob: float = 0.8,
+    max_tree_depth: int = 10,
+    dense_mass: bool = False,
     latent_dim: int | None = None,
     encoder: AbstractEncoder | None = None,
     decoder: AbstractDecoder | None = None,
@@ -94,7 +107,7 @@ def fit(
     model_config: ModelConfig | None = None,
     inference_config: InferenceConfig | None = None,
 ) -> ScribeResults:
-    """Fit a scribe model to raw counts by stochastic variational inference.
+    """Fit a scribe model to raw counts: SVI (default), a VAE, or MCMC (NUTS).
 
     Parameters
     ----------
@@ -102,11 +115,14 @@ def fit(
         AnnData (counts in ``X`` or ``layer``), numpy array or scipy sparse matrix,
         cells × genes raw integer counts.
     model
-        nbdm, zinb, nbvcp (default) or zinbvcp.
+        nbdm, zinb, nbvcp (default) or zinbvcp; with MCMC also the two-state promoter
+        twostate and twostatevcp.
     zero_inflation, variable_capture
         Add (True) or remove (False) zero inflation / per-cell capture from ``model``.
     parameterization
-        canonical (standard), mean_prob (linked) or mean_odds (odds_ratio).
+        canonical (standard; the default), mean_prob (linked) or mean_odds
+        (odds_ratio); for the two-state models two_state_natural (the default),
+        two_state_ratio, two_state_mean_fano or two_state_moment_delta.
     unconstrained
         Normal priors on unconstrained coordinates instead of Beta/LogNormal/BetaPrime.
     priors
@@ -116,19 +132,29 @@ def fit(
     amortize_capture
         Capture posteriors from an MLP on total UMI (applies to new cells).
     inference_method
-        "svi", or "vae" (a latent ``z`` per cell, encoded from its counts and decoded
-        into every gene's NB mean); "mcmc" is not available yet.
+        "svi"; "vae" (a latent ``z`` per cell, encoded from its counts and decoded
+        into every gene's NB mean); or "mcmc": NUTS (numpyro) in float64 on the same
+        log-joint, the globals and each cell's latents moved together (``docs/mcmc.md``).
     n_steps, batch_size, learning_rate, seed
         Optimisation: total steps, cells per minibatch (None: all), Adam's step, seed.
     layer
         AnnData layer holding the counts.
     checkpoint_dir, checkpoint_every, resume
-        Orbax checkpoints every ``checkpoint_every`` steps; with ``resume`` an existing
-        checkpoint is continued from its latest step.
+        Orbax checkpoints every ``checkpoint_every`` steps (MCMC: iterations, and at
+        the end of the warmup); with ``resume`` an existing checkpoint is continued from
+        its latest step.
     progress
         Show a progress bar with the smoothed loss.
     early_stopping_patience
         Stop when the smoothed loss has not improved for this many steps.
+    n_samples, n_warmup, n_chains
+        MCMC: draws kept per chain, warmup (adaptation) iterations per chain, chains.
+    svi_init
+        MCMC: results of an SVI fit of the same model and genes (and cells, with
+        capture); the first chain starts at its MAP (converted to this
+        ``parameterization``), the others at dispersed points around it.
+    target_accept_prob, max_tree_depth, dense_mass
+        MCMC: NUTS's step-size target, tree-depth limit and a dense mass matrix.
     latent_dim, encoder, decoder, prior, library_size
         VAE only: the dimension of ``z`` (10); any ``scribe.encoders.AbstractEncoder``
         with a ``"z"`` latent (and the model's capture latent) and any
@@ -152,6 +178,8 @@ def fit(
     (200,)
     """
     if model_config is None:
+        if parameterization is None:
+            parameterization = "two_state_natural" if model in TWO_STATE_MODELS else "canonical"
         if inference_method == "vae" and latent_dim is None:
             latent_dim = 10 if encoder is None else _latent_size(encoder)
         model_config = ModelConfig(
@@ -178,11 +206,30 @@ def fit(
             steps_per_dispatch=math.gcd(checkpoint_every, 100) if _is_int(checkpoint_every) else 1,
             checkpoint_every=checkpoint_every,
             early_stopping_patience=early_stopping_patience,
+            n_samples=n_samples,
+            n_warmup=n_warmup,
+            n_chains=n_chains,
+            target_accept_prob=target_accept_prob,
+            max_tree_depth=max_tree_depth,
+            dense_mass=dense_mass,
         )
     if (inference_config.method == "vae") != (model_config.latent_dim is not None):
         raise ValueError(
             "latent_dim, encoder, decoder, prior and library_size go with "
             "inference_method='vae' (and a VAE needs latent_dim)"
+        )
+    mcmc = inference_config.method == "mcmc"
+    if model_config.model in TWO_STATE_MODELS and not mcmc:
+        raise ValueError(
+            f"model {model_config.model!r} is fitted by MCMC only: pass inference_method='mcmc'"
+        )
+    if svi_init is not None and not mcmc:
+        raise ValueError("svi_init starts MCMC chains: it needs inference_method='mcmc'")
+    if mcmc and (model_config.guide_rank is not None or model_config.amortize_capture):
+        raise ValueError(
+            "guide_rank, joint_params and amortize_capture choose an SVI guide; MCMC "
+            "samples the posterior itself (found guide_rank="
+            f"{model_config.guide_rank}, amortize_capture={model_config.amortize_capture})"
         )
     for name, flag in (("resume", resume), ("progress", progress)):
         if not isinstance(flag, bool):
@@ -197,18 +244,23 @@ def fit(
             f"batch_size must be <= the number of cells ({counts.n_cells}), "
             f"found {inference_config.batch_size}"
         )
+    if mcmc:
+        if svi_init is not None:
+            check_svi_init(svi_init, model_config, counts)
+        return sample(
+            lambda: _make_model(model_config, counts, priors),
+            counts,
+            model_config=model_config,
+            inference_config=inference_config,
+            svi_init=svi_init,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            progress=progress,
+        )
     networks = {}
     if model_config.latent_dim is not None:
         encoder, networks = _make_vae_modules(model_config, counts, seed, encoder, decoder)
-    scribe_model = ScribeModel(
-        model_config.model,
-        get_parameterization(model_config.parameterization),
-        n_cells=counts.n_cells,
-        n_genes=counts.n_genes,
-        unconstrained=model_config.unconstrained,
-        priors=priors,
-        **networks,
-    )
+    scribe_model = _make_model(model_config, counts, priors, **networks)
     guide, default_encoder = _make_guide_and_encoder(scribe_model, model_config, counts, seed)
     encoder = default_encoder if encoder is None else _checked_encoder(encoder, scribe_model)
     return train(
@@ -221,6 +273,18 @@ def fit(
         checkpoint_dir=checkpoint_dir,
         resume=resume,
         progress=progress,
+    )
+
+
+def _make_model(config: ModelConfig, counts: CountData, priors, **networks) -> ScribeModel:
+    return ScribeModel(
+        config.model,
+        get_parameterization(config.parameterization),
+        n_cells=counts.n_cells,
+        n_genes=counts.n_genes,
+        unconstrained=config.unconstrained,
+        priors=priors,
+        **networks,
     )
 
 

@@ -5,10 +5,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import CountData
+from .parameterizations import TwoStateMeanFano
+
+# alpha + beta of the two-state starting values: a promoter switching about as fast as
+# the mRNA degrades.
+TWO_STATE_KAPPA = 2.0
 
 
 def moment_estimates(
-    data: CountData, *, variable_capture: bool, of_totals: bool = False
+    data: CountData, *, variable_capture: bool, of_totals: bool = False, two_state: bool = False
 ) -> dict[str, np.ndarray]:
     """Natural-parameter starting values from per-gene means and variances.
 
@@ -17,6 +22,9 @@ def moment_estimates(
     size relative to the largest, and ``odds(p)`` is divided by the mean ``ν`` so the
     average cell keeps its mean (``odds(p̂) = odds(p) ν``). With ``of_totals`` the
     estimates are those of each cell's total count, as one "gene" (the LNM's NB total).
+    With ``two_state`` they also hold the Poisson-Beta ``rate``, ``alpha``, ``beta`` with
+    each gene's mean and variance and ``alpha + beta = TWO_STATE_KAPPA`` (the
+    ``TwoStateMeanFano`` map at excess Fano ``variance / mean - 1``, at least 0.1).
     """
     matrix = data.matrix
     if of_totals:
@@ -36,6 +44,12 @@ def moment_estimates(
         values["phi_capture"] = 1.0 / capture - 1.0
         p = float(np.clip(odds / (1.0 + odds), 0.05, 0.95))
     values.update(p=np.asarray(p), r=r, mu=r * p / (1.0 - p), phi=np.asarray((1.0 - p) / p))
+    if two_state:
+        mu = np.maximum(mean, 1e-3)
+        fano = np.maximum(variance / mu - 1.0, 0.1)
+        kappa = np.full_like(mu, TWO_STATE_KAPPA)
+        natural = TwoStateMeanFano().to_natural({"mu": mu, "F": fano, "kappa": kappa})
+        values.update({n: np.asarray(natural[n]) for n in ("rate", "alpha", "beta")})
     return values
 
 

@@ -18,6 +18,7 @@ from .data import load_counts
 from .decoders import AbstractDecoder
 from .encoders import AbstractEncoder
 from .inference import CheckpointStore
+from .inference._draws import McmcDraws
 from .model import ScribeModel
 from .parameterizations import get_parameterization
 from .results import ScribeResults
@@ -78,7 +79,11 @@ def _state(results: ScribeResults) -> dict:
         "guide": eqx.filter(results.guide, eqx.is_array),
         "encoder": eqx.filter(results.encoder, eqx.is_array),
         "networks": eqx.filter(results.model.networks, eqx.is_array),
-        "loss_history": np.asarray(results.loss_history, dtype=np.float64),
+        "draws": None if results.draws is None else results.draws.arrays(),
+        # Orbax cannot store empty arrays (an MCMC run has no loss history)
+        "loss_history": np.asarray(results.loss_history, np.float64)
+        if results.loss_history.size
+        else None,
         "indptr": np.asarray(matrix.indptr, matrix.indices.dtype),
         "indices": np.asarray(matrix.indices),
         "data": np.asarray(matrix.data),
@@ -162,10 +167,22 @@ def load(
         priors=priors,
         **networks,
     )
-    guide, default_encoder = _make_guide_and_encoder(
-        model, model_config, skeleton_counts, inference_config.seed
-    )
-    encoder = default_encoder if encoder is None else encoder
+    draws = None
+    if inference_config.method == "mcmc":
+        guide = None
+        draws = McmcDraws.empty(
+            model.global_shapes,
+            tuple(model.local_priors),
+            n_chains=inference_config.n_chains,
+            n_draws=inference_config.n_samples,
+            n_cells=n_cells,
+            max_tree_depth=inference_config.max_tree_depth,
+        )
+    else:
+        guide, default_encoder = _make_guide_and_encoder(
+            model, model_config, skeleton_counts, inference_config.seed
+        )
+        encoder = default_encoder if encoder is None else encoder
     # Saved float32 arrays restore as float32 even where x64 is on (and the reverse).
     guide, encoder, networks = _cast_floats(
         (guide, encoder, model.networks), metadata.get("float_dtype", "float32")
@@ -174,7 +191,10 @@ def load(
         "guide": eqx.filter(guide, eqx.is_array),
         "encoder": eqx.filter(encoder, eqx.is_array),
         "networks": eqx.filter(networks, eqx.is_array),
-        "loss_history": np.zeros(metadata["n_losses"], np.float64),
+        "draws": None if draws is None else draws.arrays(),
+        "loss_history": np.zeros(metadata["n_losses"], np.float64)
+        if metadata["n_losses"]
+        else None,
         "indptr": np.zeros(n_cells + 1, metadata["index_dtype"]),
         "indices": np.zeros(nnz, metadata["index_dtype"]),
         "data": np.zeros(nnz, np.float32),
@@ -192,13 +212,18 @@ def load(
         model = model.with_networks(
             eqx.combine(state["networks"], eqx.filter(networks, eqx.is_array, inverse=True))
         )
+    if draws is not None:
+        draws = McmcDraws.from_arrays(state["draws"], max_tree_depth=draws.max_tree_depth)
     return ScribeResults(
         model=model,
+        draws=draws,
         guide=eqx.combine(state["guide"], eqx.filter(guide, eqx.is_array, inverse=True)),
         encoder=None
         if encoder is None
         else eqx.combine(state["encoder"], eqx.filter(encoder, eqx.is_array, inverse=True)),
-        loss_history=np.asarray(state["loss_history"]),
+        loss_history=np.zeros(0)
+        if state["loss_history"] is None
+        else np.asarray(state["loss_history"]),
         counts=_counts(matrix, metadata, valid=True),
         model_config=model_config,
         inference_config=inference_config,

@@ -7,3 +7,8 @@ class ScribeWarning(UserWarning):
 
 class DataWarning(ScribeWarning):
     """The count data is valid but unusual (all-zero cells or genes, ...)."""
+
+
+class McmcWarning(ScribeWarning):
+    """MCMC draws show signs of being unreliable: R-hat above 1.01, an effective sample
+    size below 100 per chain, divergent transitions, or trees at the depth limit."""

@@ -24,7 +24,7 @@ from .likelihoods import (
     ZIParams,
     make_likelihood,
 )
-from .likelihoods._models import build_params, model_spec
+from .likelihoods._models import build_params, expected_parameter_names, model_spec
 from .likelihoods._sparse import sparse_log_prob_sum, sparse_log_prob_total
 from .parameterizations import AbstractParameterization, default_prior, get_capture
 
@@ -222,10 +222,9 @@ class ScribeModel(eqx.Module):
         if self.decoder is not None:
             return self.decoded_params(globals_, locals_, batch)
         natural = self.natural(globals_, locals_)
-        names = ("r", "p", "gate", "p_capture")
         return build_params(
             self.model,
-            {n: natural[n] for n in names if n in natural},
+            {n: natural[n] for n in expected_parameter_names(self.model, mixture=False)},
             n_cells=batch.batch_size,
             n_genes=self.n_genes,
             n_components=None,

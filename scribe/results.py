@@ -15,6 +15,7 @@ from jaxtyping import Array, Int, PRNGKeyArray
 from . import _latent
 from ._config import InferenceConfig, ModelConfig
 from .data import CountData
+from .inference._draws import McmcDraws
 from .likelihoods._formulas import (
     gamma_poisson_sample,
     nb_denoised_mean,
@@ -22,19 +23,24 @@ from .likelihoods._formulas import (
     nb_thinned_probs,
     nb_uncaptured_probs,
 )
+from .likelihoods._models import expected_parameter_names
 from .model import ScribeModel
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class ScribeResults:
-    """A fitted model: its guide, per-cell encoder, loss history and configs.
+    """A fitted model: its guide and per-cell encoder (SVI, VAE) or its MCMC draws,
+    loss history and configs.
 
     Attributes
     ----------
     loss_history
-        The negative ELBO at every step.
+        The negative ELBO at every step (empty for MCMC).
     skipped_steps
         Steps whose non-finite update was skipped.
+    draws
+        MCMC only: every chain's post-warmup draws and sampler statistics
+        (``scribe.inference.McmcDraws``); ``guide`` and ``encoder`` are then None.
     """
 
     model: ScribeModel
@@ -45,6 +51,7 @@ class ScribeResults:
     model_config: ModelConfig
     inference_config: InferenceConfig
     skipped_steps: int = 0
+    draws: McmcDraws | None = None
 
     # __getitem__ selects genes; without this Python would iterate results by calling it
     # with 0, 1, 2, ... until an IndexError.
@@ -63,8 +70,10 @@ class ScribeResults:
         and the per-cell capture are kept, as are the loss history and configs (with
         ``guide_rank`` lowered if the subset is smaller than the rank). Each kept
         gene's variational marginal is exactly the full guide's, jointly so for the
-        low-rank guides. The counts keep each cell's total over all fitted genes,
-        which the capture encoder reads. These results are left unchanged.
+        low-rank guides; MCMC draws keep every draw at the selected genes (so
+        ``get_map`` still picks the draw of highest log-joint under the full model). The
+        counts keep each cell's total over all fitted genes, which the capture encoder
+        reads. These results are left unchanged.
 
         Parameters
         ----------
@@ -104,19 +113,62 @@ class ScribeResults:
             "select genes in get_decoded_params() or get_posterior_samples() instead",
         )
         index = _gene_index(genes, self.gene_names)
-        guide = self.guide.subset_genes(index)
         model = self.model.subset_genes(index)
+        guide, draws = self.guide, self.draws
+        if self.is_mcmc:
+            shapes = self.model.global_shapes.items()
+            per_gene = {n for n, shape in shapes if shape == (self.model.n_genes,)}
+            draws = draws.subset_genes(index, per_gene)
+        else:
+            guide = guide.subset_genes(index)
         return dataclasses.replace(
             self,
             model=model,
             guide=guide,
+            draws=draws,
             counts=_subset_counts(self.counts, index),
             model_config=_subset_config(self.model_config, model, guide),
         )
 
     def get_distributions(self) -> dict[str, dist.Distribution]:
         """The variational marginal of each global parameter (constrained space)."""
+        if self.is_mcmc:
+            raise ValueError(
+                "get_distributions does not apply to MCMC results: they hold draws, not a "
+                "variational distribution; use get_posterior_samples() or summary()"
+            )
         return self.guide.marginals()
+
+    @property
+    def is_mcmc(self) -> bool:
+        """Whether these are MCMC draws (``inference_method="mcmc"``)."""
+        return self.draws is not None
+
+    def summary(self, *, n_samples: int = 1000, key: PRNGKeyArray | None = None):
+        """A table of every parameter's posterior, one row per scalar (``r[gene]``,
+        ``p``, ``p_capture[cell]``, and the natural parameters the coordinates imply).
+
+        Columns ``mean``, ``sd``, ``q5``, ``median``, ``q95``; for MCMC also the split
+        ``r_hat`` and the ``ess_bulk`` / ``ess_tail`` of Vehtari et al. (2021), over all
+        draws of every chain, and ``table.attrs["sampler"]``: per chain the
+        divergences, the trees that reached ``max_tree_depth``, the step size and the
+        mean acceptance probability. SVI and VAE results summarise ``n_samples`` draws
+        of their variational posterior (no diagnostics).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        from ._summary import summary_table
+
+        return summary_table(self, n_samples=n_samples, key=_key_or(key, 3))
+
+    @property
+    def diagnostics(self) -> dict:
+        """MCMC sampler statistics per chain (``summary().attrs["sampler"]``)."""
+        if not self.is_mcmc:
+            raise ValueError("diagnostics needs MCMC results (inference_method='mcmc')")
+        return self.draws.sampler_statistics()
 
     def _local_medians(self) -> dict[str, Array]:
         if self.encoder is None:
@@ -167,8 +219,16 @@ class ScribeResults:
         """Point estimates: each sampled coordinate at its variational median, plus the
         natural parameters (``r``, ``p``, ``mu``, ``gate``, ``p_capture``) they imply.
 
+        For MCMC: the draw of highest log-joint ``log p(θ, counts)`` (recorded for every
+        draw), with the natural parameters it implies.
+
         For a VAE: ``r`` (per gene) and each cell's capture; the decoded per-cell
         parameters come from ``get_decoded_params``."""
+        if self.is_mcmc:
+            globals_, locals_ = self._draws(None, None)
+            best = self.draws.best_index()
+            globals_, locals_ = jax.tree.map(lambda x: x[best], (globals_, locals_))
+            return {**globals_, **locals_, **self.model.natural(globals_, locals_)}
         if self.is_vae:
             point = dict(self.guide.median())
             if self.model.capture is not None:
@@ -182,11 +242,14 @@ class ScribeResults:
     def _full_batch(self):
         return self.counts.to_device().full_batch()
 
-    def _draws(self, n_samples: int, key: PRNGKeyArray) -> tuple[dict, dict]:
+    def _draws(self, n_samples: int | None, key: PRNGKeyArray | None) -> tuple[dict, dict]:
         """Posterior draws of the globals (guide) and of every cell's latents (encoder),
-        leading axis the draw."""
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive int, found {n_samples!r}")
+        leading axis the draw. MCMC: globals and locals of the same draws, all of them
+        chain by chain (``n_samples`` None) or ``n_samples`` distinct ones at random."""
+        if self.is_mcmc:
+            return _mcmc_draws(self.draws, n_samples, key)
+        n_samples = 100 if n_samples is None else n_samples
+        _check_n_samples(n_samples)
         key_globals, key_locals = jax.random.split(key)
         globals_ = self.guide.sample((n_samples,), key=key_globals)
         locals_ = {}
@@ -197,7 +260,11 @@ class ScribeResults:
         return globals_, locals_
 
     def get_posterior_samples(
-        self, n_samples: int = 100, *, key: PRNGKeyArray | None = None
+        self,
+        n_samples: int | None = None,
+        *,
+        key: PRNGKeyArray | None = None,
+        group_by_chain: bool = False,
     ) -> dict[str, Array]:
         """Draws of every parameter, leading axis the draw.
 
@@ -205,22 +272,32 @@ class ScribeResults:
         imply) come from the guide; per-cell capture (``p_capture``, ``(draws, cells)``)
         from the encoder. For a VAE: each cell's ``z`` ``(draws, cells, latent_dim)``
         and what the decoder makes of it, ``(draws, cells, genes)`` (``mu``, ``gate``;
-        ``alr`` and ``composition`` for lnm / lnmvcp): mind the size.
+        ``alr`` and ``composition`` for lnm / lnmvcp): mind the size. For MCMC the
+        globals and per-cell latents of each draw come from the same NUTS iteration.
 
         Parameters
         ----------
         n_samples
-            Number of draws.
+            Number of draws; None: 100 from a guide, every MCMC draw (chain by chain).
         key
             PRNG key (``jax.random.key(0)`` when omitted).
+        group_by_chain
+            MCMC only, with every draw: leading axes ``(chains, draws)`` (numpyro's
+            ``MCMC.get_samples(group_by_chain=True)``).
         """
+        if group_by_chain and not (self.is_mcmc and n_samples is None):
+            raise ValueError("group_by_chain=True needs MCMC results and n_samples=None")
         key = jax.random.key(0) if key is None else key
         globals_, locals_ = self._draws(n_samples, key)
         if self.is_vae:
             decoded = _latent.decoded_draws(self.model, globals_, locals_, self._full_batch())
             return {**locals_, **decoded, **globals_}
         natural = jax.vmap(self.model.natural)(globals_, locals_)
-        return {**globals_, **locals_, **natural}
+        samples = {**globals_, **locals_, **natural}
+        if group_by_chain:
+            chains = (self.draws.n_chains, self.draws.n_draws)
+            samples = {n: jnp.reshape(v, (*chains, *v.shape[1:])) for n, v in samples.items()}
+        return samples
 
     def get_predictive_samples(
         self, n_samples: int = 10, *, key: PRNGKeyArray | None = None
@@ -245,12 +322,13 @@ class ScribeResults:
         counts: Any = None,
         *,
         return_by: str = "cell",
-        n_samples: int = 100,
+        n_samples: int | None = None,
         key: PRNGKeyArray | None = None,
     ) -> Array:
         """``log p(counts | draw)`` for each posterior draw, ``(draws, cells)`` or
         ``(draws, genes)``, through ``scribe.log_likelihood`` (for a VAE, through the
-        model's sparse likelihood at each draw of the cells' latents).
+        model's sparse likelihood at each draw of the cells' latents). ``n_samples``:
+        as in ``get_posterior_samples`` (None: 100 guide draws, or every MCMC draw).
 
         ``counts`` defaults to the data the model was fitted to; other counts must have
         the same cells (capture and ``z`` are per cell) and genes.
@@ -263,7 +341,7 @@ class ScribeResults:
 
         counts = self.counts.matrix if counts is None else counts
         draws = self.get_posterior_samples(n_samples, key=key)
-        names = [n for n in ("r", "p", "gate", "p_capture") if n in draws]
+        names = expected_parameter_names(self.model.model, mixture=False)
         return jax.lax.map(
             lambda d: log_likelihood(counts, self.model.model, d, return_by=return_by),
             {n: draws[n] for n in names},
@@ -291,9 +369,10 @@ class ScribeResults:
             "denoise_counts",
             "it uses the SVI models' per-gene NB(r, p); a VAE's decoded mean is per cell",
         )
-        if self.model.capture is None:
+        if self.model.capture is None or "r" not in self.model.parameterization.natural:
             raise ValueError(
-                f"denoise_counts needs a variable-capture model, found {self.model.model!r}"
+                "denoise_counts needs a variable-capture Negative Binomial model (nbvcp, "
+                f"zinbvcp), found {self.model.model!r}"
             )
         if method not in ("map", "sample"):
             raise ValueError(f"method must be 'map' or 'sample', found {method!r}")
@@ -314,9 +393,9 @@ class ScribeResults:
         Per-gene values go to ``var`` (``scribe_r``, ``scribe_mu``, ``scribe_p``,
         ``scribe_gate`` where the model has them), per-cell ones to ``obs``
         (``scribe_p_capture``), a VAE's latent embeddings to ``obsm["X_scribe"]``, and
-        the run's configs and final loss to
-        ``uns["scribe"]``. ``adata`` must hold the fitted genes in the fitted order and
-        the fitted number of cells.
+        the run's configs and final loss (for MCMC its sampler statistics) to
+        ``uns["scribe"]``; MCMC point values are those of ``get_map``. ``adata`` must
+        hold the fitted genes in the fitted order and the fitted number of cells.
 
         Returns
         -------
@@ -355,6 +434,8 @@ class ScribeResults:
             "final_loss": float(self.loss_history[-1]) if self.loss_history.size else None,
             "skipped_steps": int(self.skipped_steps),
         }
+        if self.is_mcmc:
+            adata.uns["scribe"]["mcmc"] = self.diagnostics
         return adata
 
     def save(self, path: str | Path) -> None:
@@ -377,15 +458,41 @@ class ScribeResults:
 
     def __repr__(self) -> str:
         final = self.loss_history[-1] if self.loss_history.size else float("nan")
+        run = f"steps={self.loss_history.size}, final_loss={final:.6g}"
+        if self.is_mcmc:
+            run = f"chains={self.draws.n_chains}, draws={self.draws.n_draws}"
         return (
             f"ScribeResults(model={self.model_config.model!r}, "
             f"parameterization={self.model_config.parameterization!r}, "
-            f"n_cells={self.counts.n_cells}, n_genes={self.counts.n_genes}, "
-            f"steps={self.loss_history.size}, final_loss={final:.6g})"
+            f"n_cells={self.counts.n_cells}, n_genes={self.counts.n_genes}, {run})"
         )
 
 
 _EXPECTED = "an int, a slice, ints, a boolean mask of length n_genes, or gene names"
+
+
+def _check_n_samples(n_samples: Any) -> None:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive int or None, found {n_samples!r}")
+
+
+def _mcmc_draws(
+    draws: McmcDraws, n_samples: int | None, key: PRNGKeyArray | None
+) -> tuple[dict, dict]:
+    """Every draw (``n_samples`` None) or ``n_samples`` distinct ones chosen by ``key``,
+    globals and locals of each draw together, in jax's default float precision."""
+    globals_, locals_ = draws.flat()
+    total = draws.n_chains * draws.n_draws
+    if n_samples is not None:
+        _check_n_samples(n_samples)
+        if n_samples > total:
+            raise ValueError(
+                f"n_samples must be <= the {total} MCMC draws ({draws.n_chains} chains × "
+                f"{draws.n_draws}), found {n_samples}; n_samples=None gives them all"
+            )
+        index = np.asarray(jax.random.choice(_key_or(key, 0), total, (n_samples,), replace=False))
+        globals_, locals_ = jax.tree.map(lambda x: x[index], (globals_, locals_))
+    return jax.tree.map(jnp.asarray, (globals_, locals_))
 
 
 def _key_or(key: PRNGKeyArray | None, seed: int) -> PRNGKeyArray:

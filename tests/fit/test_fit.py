@@ -96,7 +96,7 @@ BAD = [
     ({"model": "nbxx"}, ValueError, r"model must be one of"),
     ({"model": 3}, TypeError, r"model must be a str"),
     ({"parameterization": "weird"}, ValueError, r"weird"),
-    ({"parameterization": "two_state_ratio"}, ValueError, r"two-state"),
+    ({"parameterization": "two_state_ratio"}, ValueError, r"'two_state_ratio' does not apply to model 'nbvcp'"),
     ({"n_steps": 0}, ValueError, r"n_steps must be >= 1, found 0"),
     ({"n_steps": -5}, ValueError, r"n_steps must be >= 1, found -5"),
     ({"n_steps": 10.5}, TypeError, r"n_steps must be an int"),
@@ -105,7 +105,7 @@ BAD = [
     ({"learning_rate": 0.0}, ValueError, r"learning_rate must be > 0"),
     ({"learning_rate": -1e-3}, ValueError, r"learning_rate must be > 0"),
     ({"inference_method": "laplace"}, ValueError, r"inference_method must be one of"),
-    ({"inference_method": "mcmc"}, NotImplementedError, r"mcmc"),
+    ({"inference_method": "mcmc", "n_chains": 0}, ValueError, r"n_chains must be >= 1"),
     ({"model": "nbdm", "amortize_capture": True}, ValueError, r"amortize_capture=True needs"),
     ({"joint_params": ["mu", "phi"]}, ValueError, r"joint_params needs guide_rank"),
     ({"guide_rank": 0}, ValueError, r"guide_rank must be >= 1"),
@@ -118,7 +118,8 @@ BAD = [
     ({"seed": -1}, ValueError, r"seed must be >= 0"),
     ({"checkpoint_every": 0}, ValueError, r"checkpoint_every must be >= 1"),
     ({"progress": "no"}, TypeError, r"progress must be True or False"),
-    ({"model": "twostate"}, NotImplementedError, r"cannot be fitted yet"),
+    ({"model": "twostate"}, ValueError, r"'twostate' is fitted by MCMC only"),
+    ({"model": "pln"}, NotImplementedError, r"cannot be fitted yet"),
 ]
 
 

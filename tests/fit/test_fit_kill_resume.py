@@ -54,9 +54,11 @@ def _kill_after_step(child: subprocess.Popen, directory: Path, target: int, dela
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["svi", "vae"])
+@pytest.mark.parametrize("method", ["svi", "vae", "mcmc"])
 def test_fit_killed_at_random_moments_then_resumed_matches_a_clean_fit(tmp_path, method):
-    """SVI, and the VAE whose encoder, decoder and prior are in the checkpoint too."""
+    """SVI; the VAE, whose encoder, decoder and prior are in the checkpoint too; and MCMC,
+    whose checkpoints hold every chain's NUTS state (adaptation and PRNG key included)
+    and the draws so far, per block of EVERY iterations."""
     counts = _counts(tmp_path / "counts.npy")
     clean = _launch(counts, tmp_path / "clean", tmp_path / "clean.npz", method)
 
@@ -91,8 +93,11 @@ def test_fit_killed_at_random_moments_then_resumed_matches_a_clean_fit(tmp_path,
     assert sorted(actual.files) == sorted(expected.files)
     expected_names = {"loss_history", "r", "p_capture"}
     expected_names |= {"z"} if method == "vae" else {"p", "mu"}
+    expected_names |= (
+        {"draws_r", "draws_log_joint", "draws_step_size"} if method == "mcmc" else set()
+    )
     assert expected_names <= set(actual.files)
-    assert actual["loss_history"].shape == (N_STEPS,)
+    assert actual["loss_history"].shape == ((0,) if method == "mcmc" else (N_STEPS,))
     for name in expected.files:
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
         assert actual[name].dtype == expected[name].dtype, name

@@ -1,0 +1,210 @@
+"""NUTS on ``ScribeModel.log_joint``: the globals in unconstrained coordinates and the
+per-cell latents as a ``PointEncoder`` table, moved together by numpyro's functional
+``hmc(potential_fn_gen=..., algo="NUTS")``.
+
+The position NUTS moves is a ``Position``: one pytree of the unconstrained globals and
+the point table. Its log density is ``log_joint`` at the constrained values plus the log
+Jacobian of every transform, so the draws, mapped back, are draws of the posterior over
+the constrained parameters. No second model definition: SVI optimizes the same
+``log_joint`` with ``FreeEncoder`` as the table of per-cell Normals.
+
+The kernel state (``HMCState``: position, gradient, adaptation, PRNG key) is a pytree of
+arrays, so a run is advanced in scanned blocks of iterations and checkpointed between
+blocks; resuming from a block boundary repeats the uninterrupted run exactly.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+from numpyro.distributions.transforms import Transform
+from numpyro.infer.hmc import HMCState, hmc
+
+from ..data import Batch
+from ..encoders import PointEncoder, latent_transform
+from ..model import ScribeModel
+from ..parameterizations import unconstrained_transform
+
+# Unit-interval values are clamped this far inside (0, 1) before their logit, and
+# positive ones into [POSITIVE_RANGE], so a start taken from a fit never sits on a boundary.
+UNIT_MARGIN = 1e-6
+POSITIVE_RANGE = (1e-8, 1e8)
+
+
+class Position(eqx.Module):
+    """What NUTS moves: unconstrained globals by name and the per-cell point table."""
+
+    globals_: dict[str, Float[Array, "..."]]
+    locals_: PointEncoder | None
+
+
+def global_transform(model: ScribeModel, name: str) -> Transform:
+    """The bijection from the real line onto global ``name``'s domain (the
+    parameterization's own for its coordinates; ``gate`` through the sigmoid)."""
+    if name in model.parameterization.sampled:
+        return model.parameterization.unconstrained_transform(name)
+    return unconstrained_transform(name, positive_transform="exp")
+
+
+def local_names(model: ScribeModel) -> tuple[str, ...]:
+    """The per-cell latents NUTS samples (the capture coordinate of VCP models)."""
+    return tuple(model.local_priors)
+
+
+def constrain(
+    model: ScribeModel, position: Position, batch: Batch
+) -> tuple[dict[str, Array], dict[str, Array], Float[Array, ""]]:
+    """Globals and locals on their domains, and the summed log Jacobian of the maps."""
+    globals_, log_det = {}, jnp.zeros(())
+    for name, raw in position.globals_.items():
+        transform = global_transform(model, name)
+        globals_[name] = transform(raw)
+        log_det = log_det + jnp.sum(transform.log_abs_det_jacobian(raw, globals_[name]))
+    locals_ = {}
+    if position.locals_ is not None:
+        locals_, per_cell = position.locals_.constrained(batch)
+        log_det = log_det + jnp.sum(per_cell)
+    return globals_, locals_, log_det
+
+
+def log_density(model: ScribeModel, batch: Batch, position: Position) -> Float[Array, ""]:
+    """``log p(θ, locals, u)`` at the constrained values plus the log Jacobian: the
+    density NUTS targets over the unconstrained position."""
+    globals_, locals_, log_det = constrain(model, position, batch)
+    return model.log_joint(globals_, locals_, batch) + log_det
+
+
+def unconstrained_position(
+    model: ScribeModel, globals_: Mapping[str, Array], locals_: Mapping[str, Array]
+) -> Position:
+    """The position of constrained values (clamped inside their domains first)."""
+    raw = {}
+    for name in model.global_priors:
+        raw[name] = _to_real(global_transform(model, name), globals_[name])
+    table = None
+    if local_names(model):
+        names = local_names(model)
+        values = {
+            n: _to_real(latent_transform(n, positive_transform="exp"), locals_[n]) for n in names
+        }
+        table = PointEncoder(
+            names,
+            values,
+            positive_transform="exp",
+        )
+    return Position(globals_=raw, locals_=table)
+
+
+def _to_real(transform: Transform, value) -> Array:
+    value = jnp.asarray(value, jnp.result_type(float))
+    domain = transform.codomain
+    if getattr(domain, "lower_bound", None) == 0 and getattr(domain, "upper_bound", None) == 1:
+        value = jnp.clip(value, UNIT_MARGIN, 1.0 - UNIT_MARGIN)
+    else:
+        value = jnp.clip(value, *POSITIVE_RANGE)
+    return transform.inv(value)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NutsSettings:
+    """The sampler's settings (validated by ``InferenceConfig``)."""
+
+    n_warmup: int
+    target_accept_prob: float = 0.8
+    max_tree_depth: int = 10
+    dense_mass: bool = False
+
+
+class Record(eqx.Module):
+    """What each iteration of a chain leaves: its draw and the sampler's statistics."""
+
+    globals_: dict[str, Array]  # constrained
+    locals_: dict[str, Array]  # constrained, (cells,)
+    log_joint: Float[Array, ""]
+    diverging: Array
+    num_steps: Array
+    accept_prob: Array
+
+
+class NutsSampler:
+    """numpyro's functional NUTS on the potential ``-log_density(model, batch, ·)``.
+
+    The data enter as the kernel's model argument (``potential_fn_gen``), so one
+    compiled block serves any batch of the same shapes (the simulation-based calibration
+    vmaps it over data sets).
+
+    Parameters
+    ----------
+    model
+        The model (built with the float dtype the run uses).
+    settings
+        Warmup length and NUTS options.
+    """
+
+    def __init__(self, model: ScribeModel, settings: NutsSettings):
+        self.model = model
+        self.settings = settings
+
+        def potential_fn_gen(batch):
+            return lambda position: -log_density(model, batch, position)
+
+        self._init_kernel, self._sample_kernel = hmc(
+            potential_fn_gen=potential_fn_gen, algo="NUTS"
+        )
+
+    def init(self, position: Position, batch: Batch, key: PRNGKeyArray) -> HMCState:
+        """The kernel state of one chain at ``position`` (call before ``advance``: it
+        also sets the kernel's warmup schedule)."""
+        s = self.settings
+        return self._init_kernel(
+            position,
+            s.n_warmup,
+            target_accept_prob=s.target_accept_prob,
+            max_tree_depth=s.max_tree_depth,
+            dense_mass=s.dense_mass,
+            model_args=(batch,),
+            rng_key=jax.random.key_data(key) if _is_typed(key) else key,
+        )
+
+    def advance(self, state: HMCState, batch: Batch, n_iterations: int):
+        """``n_iterations`` NUTS transitions of one chain (adapting while ``state.i`` is
+        in the warmup), and the ``Record`` of each."""
+
+        def step(state, _):
+            state = self._sample_kernel(state, model_args=(batch,))
+            globals_, locals_, log_det = constrain(self.model, state.z, batch)
+            record = Record(
+                globals_=globals_,
+                locals_=locals_,
+                log_joint=-state.potential_energy - log_det,
+                diverging=state.diverging,
+                num_steps=state.num_steps,
+                accept_prob=state.accept_prob,
+            )
+            return state, record
+
+        return jax.lax.scan(step, state, length=n_iterations)
+
+    @functools.cached_property
+    def init_chains(self):
+        """``init`` over stacked positions and keys (one per chain), compiled."""
+        return jax.jit(jax.vmap(self.init, in_axes=(0, None, 0)))
+
+    @functools.cached_property
+    def advance_chains(self):
+        """``advance`` for each chain in turn (``lax.map``: on a CPU, chains in sequence
+        cost the sum of their trajectories, vmapped ones the chain count times the
+        longest), compiled once per block length."""
+
+        def run(states, batch, n_iterations):
+            return jax.lax.map(lambda s: self.advance(s, batch, n_iterations), states)
+
+        return jax.jit(run, static_argnums=2)
+
+
+def _is_typed(key) -> bool:
+    return jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
