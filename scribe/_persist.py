@@ -123,6 +123,7 @@ def load(
     True
     """
     from ._fit import _make_guide_and_encoder, _make_vae_modules
+    from ._sampling import empty_draws
 
     path = Path(path)
     if not path.is_dir():
@@ -170,14 +171,7 @@ def load(
     draws = None
     if inference_config.method == "mcmc":
         guide = None
-        draws = McmcDraws.empty(
-            model.global_shapes,
-            tuple(model.local_priors),
-            n_chains=inference_config.n_chains,
-            n_draws=inference_config.n_samples,
-            n_cells=n_cells,
-            max_tree_depth=inference_config.max_tree_depth,
-        )
+        draws = empty_draws(model, inference_config, n_cells)
     else:
         guide, default_encoder = _make_guide_and_encoder(
             model, model_config, skeleton_counts, inference_config.seed

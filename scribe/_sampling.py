@@ -14,10 +14,9 @@ from tqdm.auto import tqdm
 
 from ._config import InferenceConfig, ModelConfig
 from ._initial import moment_estimates
-from ._training import _metadata
+from ._training import open_store
 from ._warnings import McmcWarning
 from .data import CountData
-from .inference import CheckpointStore
 from .inference._draws import McmcDraws
 from .inference._mcmc import NutsSampler, NutsSettings, Position, unconstrained_position
 from .model import ScribeModel
@@ -108,32 +107,13 @@ def _run_chains(
         ),
     )
     states = sampler.init_chains(starts, batch, jax.random.split(key_chains, config.n_chains))
-    draws = McmcDraws.empty(
-        model.global_shapes,
-        tuple(model.local_priors),
-        n_chains=config.n_chains,
-        n_draws=config.n_samples,
-        n_cells=counts.n_cells,
-        max_tree_depth=config.max_tree_depth,
-    )
-    iteration, store = 0, None
-    if checkpoint_dir is not None:
-        store = CheckpointStore(
-            checkpoint_dir, metadata=_metadata(model_config, config, counts), max_to_keep=2
-        )
-        if store.steps() and not resume:
-            store.close()
-            raise ValueError(
-                f"checkpoint_dir {str(checkpoint_dir)!r} already holds checkpoints (steps "
-                f"{store.steps()}); pass resume=True to continue them, or choose an empty "
-                "directory (nothing was changed)"
-            )
-        if store.steps():
-            iteration, restored, _ = store.restore_latest(
-                {"states": states, "draws": draws.arrays()}
-            )
-            states = restored["states"]
-            draws = McmcDraws.from_arrays(restored["draws"], max_tree_depth=draws.max_tree_depth)
+    draws = empty_draws(model, config, counts.n_cells)
+    iteration = 0
+    store = open_store(checkpoint_dir, model_config, config, counts, resume=resume, max_to_keep=2)
+    if store is not None and store.steps():
+        iteration, restored, _ = store.restore_latest({"states": states, "draws": draws.arrays()})
+        states = restored["states"]
+        draws = McmcDraws.from_arrays(restored["draws"], max_tree_depth=draws.max_tree_depth)
     total = config.n_warmup + config.n_samples
     bar = tqdm(total=total, initial=iteration, disable=not progress, desc="MCMC")
     try:
@@ -164,6 +144,18 @@ def _run_chains(
         if store is not None:
             store.close()
     return draws
+
+
+def empty_draws(model: ScribeModel, config: InferenceConfig, n_cells: int) -> McmcDraws:
+    """The draws arrays of a run (to fill, or to restore saved ones into)."""
+    return McmcDraws.empty(
+        model.global_shapes,
+        tuple(model.local_priors),
+        n_chains=config.n_chains,
+        n_draws=config.n_samples,
+        n_cells=n_cells,
+        max_tree_depth=config.max_tree_depth,
+    )
 
 
 def _block_length(iteration: int, config: InferenceConfig) -> int:

@@ -34,6 +34,31 @@ def _metadata(model_config, inference_config, counts: CountData) -> dict:
     }
 
 
+def open_store(
+    checkpoint_dir: str | Path | None,
+    model_config: ModelConfig,
+    inference_config: InferenceConfig,
+    counts: CountData,
+    *,
+    resume: bool,
+    max_to_keep: int = 3,
+) -> CheckpointStore | None:
+    """The run's checkpoint store (None without ``checkpoint_dir``); checkpoints of
+    another run are refused, and so are any at all when ``resume`` is False."""
+    if checkpoint_dir is None:
+        return None
+    metadata = _metadata(model_config, inference_config, counts)
+    store = CheckpointStore(checkpoint_dir, metadata=metadata, max_to_keep=max_to_keep)
+    if store.steps() and not resume:
+        store.close()
+        raise ValueError(
+            f"checkpoint_dir {str(checkpoint_dir)!r} already holds checkpoints (steps "
+            f"{store.steps()}); pass resume=True to continue them, or choose an empty "
+            "directory (nothing was changed)"
+        )
+    return store
+
+
 class _LossMonitor:
     """The smoothed loss (shown, and used for early stopping) and the best one so far."""
 
@@ -102,18 +127,8 @@ def train(
     )
     arrays, static = eqx.partition(state, eqx.is_array)
     losses: list[float] = []
-    store = None
-    if checkpoint_dir is not None:
-        store = CheckpointStore(
-            checkpoint_dir, metadata=_metadata(model_config, inference_config, counts)
-        )
-        if store.steps() and not resume:
-            store.close()
-            raise ValueError(
-                f"checkpoint_dir {str(checkpoint_dir)!r} already holds checkpoints (steps "
-                f"{store.steps()}); pass resume=True to continue them, or choose an empty "
-                "directory (nothing was changed)"
-            )
+    store = open_store(checkpoint_dir, model_config, inference_config, counts, resume=resume)
+    if store is not None:
         restored = store.restore_latest(arrays) if store.steps() else None
         if restored is not None:
             _, arrays, extra = restored

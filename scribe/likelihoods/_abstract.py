@@ -33,8 +33,9 @@ class AbstractLikelihood(eqx.Module):
         """Log-probability of ``counts`` under ``params``."""
 
     @abc.abstractmethod
-    def sample(self, params: PyTree, sample_shape: tuple[int, ...] = (), *, key: PRNGKeyArray):
-        """Draw counts of shape ``sample_shape + (cells, genes)``."""
+    def sample(self, params: PyTree, shape: tuple[int, ...], *, key: PRNGKeyArray):
+        """Draw counts of the whole ``shape``, ``(..., cells, genes)``, to which every
+        parameter leaf broadcasts (``(cells, genes)`` for one draw per entry)."""
 
     @abc.abstractmethod
     def mean(self, params: PyTree) -> Array:

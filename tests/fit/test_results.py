@@ -100,7 +100,10 @@ def test_denoise_map_and_samples(results, data):
 
 def test_denoise_needs_capture(data):
     results = scribe.fit(data, model="nbdm", n_steps=5, progress=False)
-    with pytest.raises(ValueError, match="needs a variable-capture model, found 'nbdm'"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs a variable-capture Negative Binomial model \(nbvcp, zinbvcp\), found 'nbdm'",
+    ):
         results.denoise_counts()
 
 
