@@ -96,7 +96,11 @@ BAD = [
     ({"model": "nbxx"}, ValueError, r"model must be one of"),
     ({"model": 3}, TypeError, r"model must be a str"),
     ({"parameterization": "weird"}, ValueError, r"weird"),
-    ({"parameterization": "two_state_ratio"}, ValueError, r"'two_state_ratio' does not apply to model 'nbvcp'"),
+    (
+        {"parameterization": "two_state_ratio"},
+        ValueError,
+        r"'two_state_ratio' does not apply to model 'nbvcp'",
+    ),
     ({"n_steps": 0}, ValueError, r"n_steps must be >= 1, found 0"),
     ({"n_steps": -5}, ValueError, r"n_steps must be >= 1, found -5"),
     ({"n_steps": 10.5}, TypeError, r"n_steps must be an int"),
