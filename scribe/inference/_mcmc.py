@@ -86,25 +86,21 @@ def unconstrained_position(
     for name in model.global_priors:
         raw[name] = _to_real(global_transform(model, name), globals_[name])
     table = None
-    if local_names(model):
-        names = local_names(model)
-        values = {
-            n: _to_real(latent_transform(n, positive_transform="exp"), locals_[n]) for n in names
-        }
-        table = PointEncoder(
-            names,
-            values,
-            positive_transform="exp",
-        )
+    if names := local_names(model):
+        transforms = {n: latent_transform(n, positive_transform="exp") for n in names}
+        values = {n: _to_real(transforms[n], locals_[n]) for n in names}
+        table = PointEncoder(names, values, positive_transform="exp")
     return Position(globals_=raw, locals_=table)
 
 
 def _to_real(transform: Transform, value) -> Array:
+    """``transform.inv(value)`` after clamping ``value`` inside the transform's codomain."""
     value = jnp.asarray(value, jnp.result_type(float))
     domain = transform.codomain
-    if getattr(domain, "lower_bound", None) == 0 and getattr(domain, "upper_bound", None) == 1:
+    bounds = (getattr(domain, "lower_bound", None), getattr(domain, "upper_bound", None))
+    if bounds == (0, 1):
         value = jnp.clip(value, UNIT_MARGIN, 1.0 - UNIT_MARGIN)
-    else:
+    elif bounds[0] == 0:
         value = jnp.clip(value, *POSITIVE_RANGE)
     return transform.inv(value)
 
