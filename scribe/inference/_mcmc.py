@@ -126,12 +126,25 @@ class Record(eqx.Module):
     accept_prob: Array
 
 
-class NutsSampler:
+@functools.lru_cache(maxsize=32)
+def _kernels(settings: NutsSettings):
+    """numpyro's NUTS ``(init_kernel, sample_kernel)`` for ``settings``, built once per
+    settings so that compiled blocks are reused by later runs: the model and the data are
+    the kernel's arguments (``potential_fn_gen``), not constants of its closure."""
+
+    def potential_fn_gen(model: ScribeModel, batch: Batch):
+        return lambda position: -log_density(model, batch, position)
+
+    return hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
+
+
+class NutsSampler(eqx.Module):
     """numpyro's functional NUTS on the potential ``-log_density(model, batch, ·)``.
 
-    The data enter as the kernel's model argument (``potential_fn_gen``), so one
-    compiled block serves any batch of the same shapes (the simulation-based calibration
-    vmaps it over data sets).
+    The model and the data enter as the kernel's model arguments, so one compiled block
+    serves every model of the same structure and every batch of the same shapes (a second
+    fit of the same size compiles nothing; the simulation-based calibration maps one
+    compiled chain over its data sets).
 
     Parameters
     ----------
@@ -141,37 +154,31 @@ class NutsSampler:
         Warmup length and NUTS options.
     """
 
-    def __init__(self, model: ScribeModel, settings: NutsSettings):
-        self.model = model
-        self.settings = settings
-
-        def potential_fn_gen(batch):
-            return lambda position: -log_density(model, batch, position)
-
-        self._init_kernel, self._sample_kernel = hmc(
-            potential_fn_gen=potential_fn_gen, algo="NUTS"
-        )
+    model: ScribeModel
+    settings: NutsSettings = eqx.field(static=True)
 
     def init(self, position: Position, batch: Batch, key: PRNGKeyArray) -> HMCState:
-        """The kernel state of one chain at ``position`` (call before ``advance``: it
+        """The kernel state of one chain at ``position`` (trace before ``advance``: it
         also sets the kernel's warmup schedule)."""
         s = self.settings
-        return self._init_kernel(
+        init_kernel, _ = _kernels(s)
+        return init_kernel(
             position,
             s.n_warmup,
             target_accept_prob=s.target_accept_prob,
             max_tree_depth=s.max_tree_depth,
             dense_mass=s.dense_mass,
-            model_args=(batch,),
+            model_args=(self.model, batch),
             rng_key=jax.random.key_data(key) if _is_typed(key) else key,
         )
 
     def advance(self, state: HMCState, batch: Batch, n_iterations: int):
         """``n_iterations`` NUTS transitions of one chain (adapting while ``state.i`` is
         in the warmup), and the ``Record`` of each."""
+        _, sample_kernel = _kernels(self.settings)
 
         def step(state, _):
-            state = self._sample_kernel(state, model_args=(batch,))
+            state = sample_kernel(state, model_args=(self.model, batch))
             globals_, locals_, log_det = constrain(self.model, state.z, batch)
             record = Record(
                 globals_=globals_,
@@ -185,21 +192,25 @@ class NutsSampler:
 
         return jax.lax.scan(step, state, length=n_iterations)
 
-    @functools.cached_property
-    def init_chains(self):
+    def init_chains(self, positions: Position, batch: Batch, keys) -> HMCState:
         """``init`` over stacked positions and keys (one per chain), compiled."""
-        return jax.jit(jax.vmap(self.init, in_axes=(0, None, 0)))
+        return _init_chains(self, positions, batch, keys)
 
-    @functools.cached_property
-    def advance_chains(self):
+    def advance_chains(self, states: HMCState, batch: Batch, n_iterations: int):
         """``advance`` for each chain in turn (``lax.map``: on a CPU, chains in sequence
         cost the sum of their trajectories, vmapped ones the chain count times the
         longest), compiled once per block length."""
+        return _advance_chains(self, states, batch, n_iterations)
 
-        def run(states, batch, n_iterations):
-            return jax.lax.map(lambda s: self.advance(s, batch, n_iterations), states)
 
-        return jax.jit(run, static_argnums=2)
+@eqx.filter_jit
+def _init_chains(sampler: NutsSampler, positions: Position, batch: Batch, keys) -> HMCState:
+    return jax.vmap(sampler.init, in_axes=(0, None, 0))(positions, batch, keys)
+
+
+@eqx.filter_jit
+def _advance_chains(sampler: NutsSampler, states: HMCState, batch: Batch, n_iterations: int):
+    return jax.lax.map(lambda s: sampler.advance(s, batch, n_iterations), states)
 
 
 def _is_typed(key) -> bool:
