@@ -83,14 +83,15 @@ class McmcDraws:
     @classmethod
     def from_arrays(cls, arrays: Mapping, *, max_tree_depth: int) -> "McmcDraws":
         """The inverse of ``arrays``, as numpy arrays."""
-        as_numpy = {
-            k: ({n: np.asarray(v) for n, v in a.items()} if isinstance(a, Mapping) else a)
-            for k, a in arrays.items()
-        }
-        as_numpy = {k: (v if isinstance(v, dict) else np.asarray(v)) for k, v in as_numpy.items()}
-        return cls(**as_numpy, max_tree_depth=max_tree_depth)
 
-    def fill(self, start: int, block: "Mapping", step_size: np.ndarray) -> None:
+        def numpy(value):
+            if isinstance(value, Mapping):
+                return {n: np.asarray(v) for n, v in value.items()}
+            return np.asarray(value)
+
+        return cls(**{k: numpy(v) for k, v in arrays.items()}, max_tree_depth=max_tree_depth)
+
+    def fill(self, start: int, block: Mapping, step_size: np.ndarray) -> None:
         """Write a block of records (leading axes ``(chains, block)``) at draw ``start``."""
         stop = start + np.shape(block["log_joint"])[1]
         for field in ("globals_", "locals_"):
