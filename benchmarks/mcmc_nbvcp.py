@@ -62,8 +62,7 @@ import scipy.sparse as sp
 from numpyro.infer import MCMC, NUTS
 
 import scribe
-from scribe._sampling import chain_starts
-from scribe.inference import ess_bulk
+from scribe.inference import chain_starts, ess_bulk
 from scribe.model import ScribeModel
 from scribe.parameterizations import get_parameterization
 
@@ -107,7 +106,7 @@ def conventional_model(counts):
 
 
 def starts(subset, n_chains: int, seed: int) -> dict:
-    """scribe's chain starts (``_sampling.chain_starts``, with the key ``scribe.fit``
+    """scribe's chain starts (``scribe.inference.chain_starts``, with the key ``scribe.fit``
     derives from ``seed``) as numpyro ``init_params``: unconstrained, leading chain axis."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", scribe.DataWarning)

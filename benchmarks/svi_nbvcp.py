@@ -22,11 +22,9 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoNormal
 
 import scribe
-from scribe._config import ModelConfig
-from scribe._fit import _make_guide_and_encoder
+from scribe.build import make_guide_and_encoder, make_model
+from scribe.config import FitConfig, ModelConfig
 from scribe.inference._svi import init_state, make_optimizer, run_steps
-from scribe.model import ScribeModel
-from scribe.parameterizations import get_parameterization
 
 
 def baseline_model(counts, n_cells, batch_size):
@@ -62,11 +60,9 @@ def time_baseline(counts, batch_size, n_steps, learning_rate):
 
 
 def time_scribe(data, batch_size, n_steps, learning_rate, chunk):
-    config = ModelConfig(model="nbvcp")
-    model = ScribeModel(
-        "nbvcp", get_parameterization("canonical"), n_cells=data.n_cells, n_genes=data.n_genes
-    )
-    guide, encoder = _make_guide_and_encoder(model, config, data, seed=0)
+    config = FitConfig(model=ModelConfig(model="nbvcp"), seed=0)
+    model = make_model(config, data)
+    guide, encoder = make_guide_and_encoder(model, config, data)
     optimizer = make_optimizer(learning_rate)
     state = init_state(guide, encoder, optimizer, key=jax.random.key(0))
     device = data.to_device()

@@ -21,15 +21,15 @@ What it measures:
    and genes dropped: 9,999 × 715. 10% of the cells (a seeded permutation) are held out;
    both models train on the other 90% and are scored on the same held-out cells. scribe:
    ``scribe.fit(model="nbdm", inference_method="vae", latent_dim=10,
-   library_size=True)``; scVI: ``SCVI(n_latent=10, gene_likelihood="nb")`` trained 100
-   epochs, batch 128, on every training cell (``train_size=1.0``). Printed for each: the
-   training wall time (scribe: the whole ``scribe.fit`` call, JIT compilation included;
-   scVI: ``model.train`` only), its CPU time (all threads; less moved than the wall time
-   by other work on a shared machine, but the target is about wall time) and the
-   held-out marginal log-likelihood per cell, by importance sampling with the encoder as
-   proposal, 100 samples (``log_marginal_likelihood`` / scVI's ``get_marginal_ll``):
-   both condition on each cell's observed total, so it is ``log p(counts | total)`` for
-   both, in nats.
+   vae=scribe.VaeConfig(library_size=True))``; scVI: ``SCVI(n_latent=10,
+   gene_likelihood="nb")`` trained 100 epochs, batch 128, on every training cell
+   (``train_size=1.0``). Printed for each: the training wall time (scribe: the whole
+   ``scribe.fit`` call, JIT compilation included; scVI: ``model.train`` only), its CPU
+   time (all threads; less moved than the wall time by other work on a shared machine,
+   but the target is about wall time) and the held-out marginal log-likelihood per cell,
+   by importance sampling with the encoder as proposal, 100 samples
+   (``log_marginal_likelihood`` / scVI's ``get_marginal_ll``): both condition on each
+   cell's observed total, so it is ``log p(counts | total)`` for both, in nats.
 2. The bundled 700 PBMCs (``scribe.datasets.pbmc68k_reduced``): 5-fold kNN (k = 15)
    accuracy of ``obs["bulk_labels"]`` (``scribe.metrics.knn_accuracy``) in the embeddings
    of scribe's VAE (Normal and MAF-flow prior), scVI (its default number of epochs for
@@ -97,8 +97,7 @@ def _fit(counts, *, prior: str, steps: int, learning_rate: float, seed: int, arg
             model="nbdm",
             inference_method="vae",
             latent_dim=N_LATENT,
-            library_size=True,
-            prior=prior,
+            vae=scribe.VaeConfig(prior=prior, library_size=True),
             n_steps=steps,
             batch_size=args.batch_size,
             learning_rate=learning_rate,

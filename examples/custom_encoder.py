@@ -57,7 +57,7 @@ def main() -> None:
     common = dict(
         model="nbdm",
         inference_method="vae",
-        library_size=True,
+        vae=scribe.VaeConfig(library_size=True),
         n_steps=args.steps,
         batch_size=128,
         seed=0,

@@ -12,3 +12,7 @@ class DataWarning(ScribeWarning):
 class McmcWarning(ScribeWarning):
     """MCMC draws show signs of being unreliable: R-hat above 1.01, an effective sample
     size below 100 per chain, divergent transitions, or trees at the depth limit."""
+
+
+class TrainingWarning(ScribeWarning):
+    """SVI or VAE training skipped steps whose loss or gradients were not finite."""

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_fit_bundled_saves_results_that_load(fit_bundled):
     # In a fresh process: the results were saved without jax_enable_x64, as a user runs it.
     code = (
         "import sys, scribe; r = scribe.load(sys.argv[1]); "
-        "print(r.loss_history.size, r.model_config.model, r.model_config.parameterization)"
+        "print(r.loss_history.size, r.config.model.model, r.config.model.parameterization)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120
@@ -107,3 +108,42 @@ def test_custom_encoder_example_trains_a_users_encoder():
         )
         assert np.isfinite(float(loss))
         assert float(accuracy) > float(chance) + 0.2, text
+
+
+@pytest.mark.slow
+def test_loglik_example_prints_every_model_and_scipys_values():
+    """``examples/loglik_bundled.py``: one finite line per model, per-cell values the
+    totals over the cells, and the NB totals equal to scipy's at the parameters its
+    docstring describes (the method-of-moments recipe, recomputed here)."""
+    import scipy.stats
+
+    command = [sys.executable, str(EXAMPLES / "loglik_bundled.py")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    (n_cells,) = map(int, _find(r"^mouse_10x_10k_subset: (\d+) cells", done.stdout))
+    rows = dict(
+        (name, (float(total), float(per_cell)))
+        for name, total, per_cell in re.findall(
+            rf"^(\w+) +{NUMBER} +{NUMBER}$", done.stdout, re.MULTILINE
+        )
+    )
+    models = ["nbdm", "zinb", "nbvcp", "zinbvcp", "twostate", "pln", "nbln", "lnm"]
+    assert sorted(rows) == sorted(models)
+    for name, (total, per_cell) in rows.items():
+        assert np.isfinite(total) and abs(per_cell - total / n_cells) < 0.006, name
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scribe.DataWarning)
+        data = scribe.data.load_counts(scribe.datasets.mouse_10x_10k_subset()).drop_empty()
+    counts = data.dense()
+    mean, variance = counts.mean(0), counts.var(0)
+    p = float(np.clip(1.0 - mean.sum() / variance.sum(), 1e-3, 1 - 1e-3))
+    r = np.clip(mean * (1.0 - p) / p, 1e-3, None)
+    nbdm = scipy.stats.nbinom.logpmf(counts, r[None], 1.0 - p).sum()
+    np.testing.assert_allclose(rows["nbdm"][0], nbdm, rtol=1e-5)
+    capture = np.clip(data.total_counts / data.total_counts.max(), 1e-3, 1.0)
+    odds = p / (1.0 - p) / capture.mean()
+    p_vcp = float(np.clip(odds / (1.0 + odds), 1e-3, 1 - 1e-3))
+    p_hat = p_vcp * capture[:, None] / (1.0 - p_vcp * (1.0 - capture[:, None]))
+    nbvcp = scipy.stats.nbinom.logpmf(counts, r[None], 1.0 - p_hat).sum()
+    np.testing.assert_allclose(rows["nbvcp"][0], nbvcp, rtol=1e-5)

@@ -107,7 +107,7 @@ def _to_real(transform: Transform, value) -> Array:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class NutsSettings:
-    """The sampler's settings (validated by ``InferenceConfig``)."""
+    """The sampler's settings (validated by ``scribe.McmcConfig``)."""
 
     n_warmup: int
     target_accept_prob: float = 0.8
@@ -116,14 +116,50 @@ class NutsSettings:
 
 
 class Record(eqx.Module):
-    """What each iteration of a chain leaves: its draw and the sampler's statistics."""
+    """What a chain leaves at each kept draw: the draw and the sampler's statistics over
+    the transitions since the previous kept draw (``thinning`` of them)."""
 
     globals_: dict[str, Array]  # constrained
-    locals_: dict[str, Array]  # constrained, (cells,)
+    locals_: dict[str, Array]  # constrained, (cells,); empty when a CellSummary keeps them
     log_joint: Float[Array, ""]
-    diverging: Array
-    num_steps: Array
-    accept_prob: Array
+    diverging: Array  # any of the transitions diverged
+    num_steps: Array  # the most leapfrog steps of any of them
+    accept_prob: Array  # their mean acceptance probability
+
+
+class CellSummary(eqx.Module):
+    """Per-cell latents of a chain's kept draws, summarised instead of kept one by one:
+    their sum and sum of squares (mean and variance) and their values at the kept draw
+    of highest log-joint (what ``get_map`` reports)."""
+
+    total: dict[str, Float[Array, " cells"]]
+    total_sq: dict[str, Float[Array, " cells"]]
+    n_draws: Array
+    best_log_joint: Float[Array, ""]
+    at_best: dict[str, Float[Array, " cells"]]
+
+    @classmethod
+    def zeros(cls, names: tuple[str, ...], n_cells: int) -> "CellSummary":
+        """The summary of no draws."""
+        zero = {n: jnp.zeros(n_cells, jnp.result_type(float)) for n in names}
+        return cls(
+            total=zero,
+            total_sq=zero,
+            n_draws=jnp.zeros((), jnp.int32),
+            best_log_joint=jnp.full((), -jnp.inf, jnp.result_type(float)),
+            at_best=zero,
+        )
+
+    def add(self, locals_: dict[str, Array], log_joint: Float[Array, ""]) -> "CellSummary":
+        """This summary with one more draw."""
+        better = log_joint > self.best_log_joint
+        return CellSummary(
+            total={n: v + locals_[n] for n, v in self.total.items()},
+            total_sq={n: v + locals_[n] ** 2 for n, v in self.total_sq.items()},
+            n_draws=self.n_draws + 1,
+            best_log_joint=jnp.where(better, log_joint, self.best_log_joint),
+            at_best={n: jnp.where(better, locals_[n], v) for n, v in self.at_best.items()},
+        )
 
 
 @functools.lru_cache(maxsize=32)
@@ -172,35 +208,94 @@ class NutsSampler(eqx.Module):
             rng_key=jax.random.key_data(key) if _is_typed(key) else key,
         )
 
-    def advance(self, state: HMCState, batch: Batch, n_iterations: int):
-        """``n_iterations`` NUTS transitions of one chain (adapting while ``state.i`` is
-        in the warmup), and the ``Record`` of each."""
+    def _transition(self, state: HMCState, batch: Batch) -> HMCState:
         _, sample_kernel = _kernels(self.settings)
+        return sample_kernel(state, model_args=(self.model, batch))
 
-        def step(state, _):
-            state = sample_kernel(state, model_args=(self.model, batch))
+    def warm_up(self, state: HMCState, batch: Batch, n_iterations: int) -> HMCState:
+        """``n_iterations`` transitions of one chain, recording nothing (the warmup)."""
+        return jax.lax.fori_loop(0, n_iterations, lambda _, s: self._transition(s, batch), state)
+
+    def advance(
+        self,
+        state: HMCState,
+        batch: Batch,
+        n_draws: int,
+        *,
+        thinning: int = 1,
+        cells: CellSummary | None = None,
+    ):
+        """``n_draws × thinning`` NUTS transitions of one chain (adapting while
+        ``state.i`` is in the warmup) and the ``Record`` of every ``thinning``-th.
+
+        With ``cells``, each kept draw's per-cell latents go into that summary instead of
+        its record; the call then returns ``(state, cells, records)``, else
+        ``(state, records)``.
+        """
+
+        def transition(_, carry):
+            state, diverging, num_steps, accept = carry
+            state = self._transition(state, batch)
+            return (
+                state,
+                diverging | state.diverging,
+                jnp.maximum(num_steps, state.num_steps),
+                accept + state.accept_prob,
+            )
+
+        def draw(carry, _):
+            state, cells = carry
+            zeros = (jnp.zeros_like(x) for x in (state.diverging, state.num_steps))
+            start = (state, *zeros, jnp.zeros_like(state.accept_prob))
+            state, diverging, num_steps, accept = jax.lax.fori_loop(0, thinning, transition, start)
             globals_, locals_, log_det = constrain(self.model, state.z, batch)
+            log_joint = -state.potential_energy - log_det
+            if cells is not None:
+                cells, locals_ = cells.add(locals_, log_joint), {}
             record = Record(
                 globals_=globals_,
                 locals_=locals_,
-                log_joint=-state.potential_energy - log_det,
-                diverging=state.diverging,
-                num_steps=state.num_steps,
-                accept_prob=state.accept_prob,
+                log_joint=log_joint,
+                diverging=diverging,
+                num_steps=num_steps,
+                accept_prob=accept / thinning,
             )
-            return state, record
+            return (state, cells), record
 
-        return jax.lax.scan(step, state, length=n_iterations)
+        (state, out_cells), records = jax.lax.scan(draw, (state, cells), length=n_draws)
+        return (state, records) if cells is None else (state, out_cells, records)
 
     def init_chains(self, positions: Position, batch: Batch, keys) -> HMCState:
         """``init`` over stacked positions and keys (one per chain), compiled."""
         return _init_chains(self, positions, batch, keys)
 
-    def advance_chains(self, states: HMCState, batch: Batch, n_iterations: int):
-        """``advance`` for each chain in turn (``lax.map``: on a CPU, chains in sequence
-        cost the sum of their trajectories, vmapped ones the chain count times the
-        longest), compiled once per block length."""
-        return _advance_chains(self, states, batch, n_iterations)
+    def warm_up_chains(
+        self, states: HMCState, batch: Batch, n_iterations: int, *, vectorized: bool = False
+    ) -> HMCState:
+        """``warm_up`` of every chain (see ``advance_chains`` for ``vectorized``)."""
+        return _warm_up_chains(self, states, batch, n_iterations, vectorized)
+
+    def advance_chains(
+        self,
+        states: HMCState,
+        batch: Batch,
+        n_draws: int,
+        *,
+        thinning: int = 1,
+        cells: CellSummary | None = None,
+        vectorized: bool = False,
+    ):
+        """``advance`` of every chain (leading axis of ``states`` and ``cells``), compiled
+        once per block length.
+
+        ``vectorized=False``: the chains one after the other (``lax.map``; on a CPU each
+        chain costs its own trajectories). ``vectorized=True``: all at once (``vmap``;
+        on an accelerator the chains run in parallel, each iteration as long as the
+        longest chain's trajectory). Both run the same transitions from the same keys;
+        their floating-point rounding differs, so the draws agree closely at first and,
+        chaotically, less over a long run (draws of the same posterior either way).
+        """
+        return _advance_chains(self, states, batch, n_draws, thinning, cells, vectorized)
 
 
 @eqx.filter_jit
@@ -208,9 +303,27 @@ def _init_chains(sampler: NutsSampler, positions: Position, batch: Batch, keys) 
     return jax.vmap(sampler.init, in_axes=(0, None, 0))(positions, batch, keys)
 
 
+def _over_chains(function, vectorized: bool):
+    """``function`` of one chain's arrays over a leading chain axis."""
+    if vectorized:
+        return jax.vmap(function)
+    return lambda *chains: jax.lax.map(lambda args: function(*args), chains)
+
+
 @eqx.filter_jit
-def _advance_chains(sampler: NutsSampler, states: HMCState, batch: Batch, n_iterations: int):
-    return jax.lax.map(lambda s: sampler.advance(s, batch, n_iterations), states)
+def _warm_up_chains(sampler, states, batch, n_iterations: int, vectorized: bool):
+    run = _over_chains(lambda s: sampler.warm_up(s, batch, n_iterations), vectorized)
+    return run(states)
+
+
+@eqx.filter_jit
+def _advance_chains(sampler, states, batch, n_draws: int, thinning: int, cells, vectorized):
+    def one(state, *chain_cells):
+        summary = chain_cells[0] if chain_cells else None
+        return sampler.advance(state, batch, n_draws, thinning=thinning, cells=summary)
+
+    chains = (states,) if cells is None else (states, cells)
+    return _over_chains(one, vectorized)(*chains)
 
 
 def _is_typed(key) -> bool:

@@ -16,7 +16,12 @@ from ..model import ScribeModel, VAENetworks
 
 
 class SVIState(eqx.Module):
-    """Everything a training run carries from one step to the next (and checkpoints)."""
+    """Everything a training run carries from one step to the next (and checkpoints).
+
+    ``skipped`` counts the steps in which any module's update (guide, encoder, a VAE's
+    networks) was not finite, so that ``optax.apply_if_finite`` skipped it; each
+    optimizer state's ``total_notfinite`` counts its own module's.
+    """
 
     guide: Any
     encoder: AbstractEncoder | None
@@ -24,6 +29,7 @@ class SVIState(eqx.Module):
     encoder_opt_state: Any
     key: PRNGKeyArray
     step: Array
+    skipped: Array
     networks: VAENetworks | None = None
     networks_opt_state: Any = None
 
@@ -96,6 +102,7 @@ def init_state(guide, encoder, optimizer, *, key: PRNGKeyArray, networks=None) -
         ),
         key=key,
         step=jnp.zeros((), jnp.int32),
+        skipped=jnp.zeros((), jnp.int32),
         networks=networks,
         networks_opt_state=(
             None
@@ -162,6 +169,8 @@ def svi_step(
     networks, networks_opt = state.networks, state.networks_opt_state
     if state.networks is not None:
         networks, networks_opt = _update(networks, networks_opt, networks_grads, optimizer)
+    states = (guide_opt, encoder_opt, networks_opt)
+    applied = jnp.stack([opt.last_finite for opt in states if opt is not None])
     new_state = SVIState(
         guide=guide,
         encoder=encoder,
@@ -169,6 +178,7 @@ def svi_step(
         encoder_opt_state=encoder_opt,
         key=state.key,
         step=state.step + 1,
+        skipped=state.skipped + jnp.logical_not(jnp.all(applied)),
         networks=networks,
         networks_opt_state=networks_opt,
     )
@@ -219,6 +229,11 @@ def run_steps(
     return eqx.combine(arrays, static), losses
 
 
-def skipped_steps(state: SVIState) -> int:
-    """Steps whose update ``optax.apply_if_finite`` skipped because it was not finite."""
-    return int(state.guide_opt_state.total_notfinite)
+def skipped_updates(state: SVIState) -> dict[str, int]:
+    """Each module's updates that ``optax.apply_if_finite`` skipped as not finite."""
+    states = {
+        "guide": state.guide_opt_state,
+        "encoder": state.encoder_opt_state,
+        "networks": state.networks_opt_state,
+    }
+    return {name: int(opt.total_notfinite) for name, opt in states.items() if opt is not None}

@@ -2,6 +2,7 @@
 
 from ._abstract import AbstractElementwiseLikelihood as AbstractElementwiseLikelihood
 from ._abstract import AbstractLikelihood as AbstractLikelihood
+from ._log_likelihood import log_likelihood as log_likelihood
 from ._logistic_normal_multinomial import LNMParams as LNMParams
 from ._logistic_normal_multinomial import LogisticNormalMultinomial as LogisticNormalMultinomial
 from ._mixture import Mixture as Mixture

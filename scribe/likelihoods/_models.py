@@ -81,7 +81,11 @@ def model_spec(model: str) -> ModelSpec:
 
 
 def make_likelihood(
-    model: str, *, n_components: int | None = None, reference_gene: int | None = None
+    model: str,
+    *,
+    n_components: int | None = None,
+    reference_gene: int | None = None,
+    family: str | None = None,
 ) -> AbstractLikelihood:
     """Compose the likelihood a model name spells.
 
@@ -94,20 +98,29 @@ def make_likelihood(
         K ≥ 2 for a mixture, None for a single component.
     reference_gene
         The LNM reference gene (lnm and lnmvcp only).
+    family
+        A base family of ``FAMILIES`` in place of the model's own, under the same zero
+        inflation and capture: a VAE decodes its NB models' means, so their base is
+        ``"nb_log_mean"``.
 
     Examples
     --------
     >>> from scribe.likelihoods import make_likelihood
     >>> make_likelihood("zinbvcp")
     VariableCapture(base=ZeroInflated(base=NegativeBinomial()))
+    >>> make_likelihood("nbvcp", family="nb_log_mean")
+    VariableCapture(base=NegativeBinomialLogMean())
     """
     spec = model_spec(model)
-    if spec.family == "lnm":
+    family = spec.family if family is None else family
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, found {family!r}")
+    if family == "lnm":
         if reference_gene is None:
             raise ValueError(f"model {model!r} needs reference_gene, found None")
         likelihood: AbstractLikelihood = LogisticNormalMultinomial(reference_gene=reference_gene)
     else:
-        likelihood = FAMILIES[spec.family].make()
+        likelihood = FAMILIES[family].make()
     if spec.zero_inflated:
         likelihood = ZeroInflated(likelihood)
     if spec.variable_capture:

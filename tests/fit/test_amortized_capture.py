@@ -28,7 +28,7 @@ def fitted():
         counts,
         model="nbvcp",
         parameterization="mean_odds",
-        amortize_capture=True,
+        svi=scribe.SviConfig(amortize_capture=True),
         n_steps=1500,
         batch_size=100,
         learning_rate=0.02,

@@ -110,11 +110,36 @@ BAD = [
     ({"learning_rate": -1e-3}, ValueError, r"learning_rate must be > 0"),
     ({"inference_method": "laplace"}, ValueError, r"inference_method must be one of"),
     ({"inference_method": "mcmc", "n_chains": 0}, ValueError, r"n_chains must be >= 1"),
-    ({"model": "nbdm", "amortize_capture": True}, ValueError, r"amortize_capture=True needs"),
-    ({"joint_params": ["mu", "phi"]}, ValueError, r"joint_params needs guide_rank"),
+    (
+        {"model": "nbdm", "svi": lambda: scribe.SviConfig(amortize_capture=True)},
+        ValueError,
+        r"amortize_capture=True needs",
+    ),
+    (
+        {"svi": lambda: scribe.SviConfig(joint_params=["mu", "phi"])},
+        ValueError,
+        r"needs guide_rank",
+    ),
     ({"guide_rank": 0}, ValueError, r"guide_rank must be >= 1"),
-    ({"guide_rank": 2, "joint_params": ["r"]}, ValueError, r"at least 2"),
-    ({"guide_rank": 2, "joint_params": ["r", "zz"]}, ValueError, r"joint_params names \['zz'\]"),
+    (
+        {"guide_rank": 2, "svi": lambda: scribe.SviConfig(joint_params=["r"])},
+        ValueError,
+        r"at least 2",
+    ),
+    (
+        {"guide_rank": 2, "svi": lambda: scribe.SviConfig(joint_params=["r", "zz"])},
+        ValueError,
+        r"joint_params names \['zz'\]",
+    ),
+    ({"svi": {"joint_params": ["r", "p"]}}, TypeError, r"svi must be a scribe.SviConfig"),
+    ({"mcmc": scribe.McmcConfig}, ValueError, r"configures inference_method 'mcmc'"),
+    ({"vae": scribe.VaeConfig}, ValueError, r"configures inference_method 'vae'"),
+    ({"joint_params": ["r", "p"]}, TypeError, r"svi=scribe.SviConfig\(joint_params="),
+    ({"early_stopping_patience": 9}, TypeError, r"svi=scribe.SviConfig\(early_stopping_"),
+    ({"library_size": True}, TypeError, r"vae=scribe.VaeConfig\(library_size=True\)"),
+    ({"dense_mass": True}, TypeError, r"mcmc=scribe.McmcConfig\(dense_mass=True\)"),
+    ({"model_config": None}, TypeError, r"no longer takes model_config"),
+    ({"n_stepz": 3}, TypeError, r"unexpected keyword argument 'n_stepz'"),
     ({"model": "nbdm", "priors": {"gate": dist.Beta(1.0, 2.0)}}, ValueError, r"priors names"),
     ({"priors": {"r": 3.0}}, TypeError, r"priors\['r'\] must be a numpyro Distribution"),
     ({"zero_inflation": "yes"}, TypeError, r"zero_inflation must be True, False or None"),
@@ -130,6 +155,8 @@ BAD = [
 @pytest.mark.parametrize("kwargs, error, match", BAD, ids=[str(b[0]) for b in BAD])
 def test_bad_arguments_fail_before_tracing(truth, kwargs, error, match):
     with pytest.raises(error, match=match):
+        # A config is built here: a bad one is refused by its own constructor.
+        kwargs = {k: v() if callable(v) else v for k, v in kwargs.items()}
         kwargs = {"n_steps": 5, "progress": False, **kwargs}
         scribe.fit(truth["counts_nbdm"], **kwargs)
 
@@ -155,22 +182,25 @@ def test_flags_modify_the_model(truth):
     results = scribe.fit(
         truth["counts_nbdm"], model="nbdm", zero_inflation=True, n_steps=5, progress=False
     )
-    assert results.model_config.model == "zinb" and "gate" in results.get_map()
+    assert results.config.model.model == "zinb" and "gate" in results.get_map()
     results = scribe.fit(
         truth["counts_nbdm"], model="zinbvcp", variable_capture=False, n_steps=5, progress=False
     )
-    assert results.model_config.model == "zinb"
+    assert results.config.model.model == "zinb"
     results = scribe.fit(
         truth["counts_nbdm"], model="nbdm", parameterization="linked", n_steps=5, progress=False
     )
-    assert results.model_config.parameterization == "mean_prob"
+    assert results.config.model.parameterization == "mean_prob"
 
 
 def test_early_stopping_ends_a_stalled_run(truth):
     """With a learning rate too small to improve the loss, patience ends the run early."""
     kwargs = dict(model="nbdm", n_steps=3000, progress=False, checkpoint_every=100)
     stalled = scribe.fit(
-        truth["counts_nbdm"], learning_rate=1e-7, early_stopping_patience=300, **kwargs
+        truth["counts_nbdm"],
+        learning_rate=1e-7,
+        svi=scribe.SviConfig(early_stopping_patience=300),
+        **kwargs,
     )
     assert 300 <= stalled.loss_history.size < 3000
     assert stalled.loss_history.size % 100 == 0  # stops at the end of a dispatched chunk

@@ -111,7 +111,7 @@ def test_resumed_fit_stops_early_where_an_uninterrupted_one_does(tmp_path):
     """
     counts = np.load(_counts(tmp_path / "counts.npy"))
     kwargs = dict(model="nbdm", batch_size=16, n_steps=3000, seed=1, progress=False)
-    kwargs.update(checkpoint_every=10, early_stopping_patience=100)
+    kwargs.update(checkpoint_every=10, svi=scribe.SviConfig(early_stopping_patience=100))
     straight = scribe.fit(counts, **kwargs)
     stop = straight.loss_history.size
     # It improved after its first chunk of 10 steps (it stops 100 steps after the last

@@ -1,19 +1,15 @@
-"""The smoothed loss behind the progress bar and early stopping (``_LossMonitor``)."""
+"""The smoothed loss behind the progress bar and early stopping (``LossMonitor``)."""
 
 import numpy as np
 
-from scribe._config import InferenceConfig
-from scribe._training import _SMOOTHING, _LossMonitor
+from scribe.config import SviConfig
+from scribe.inference._monitor import SMOOTHING, LossMonitor
 
 CHUNK = 10
 
 
 def _run(losses, patience):
-    monitor = _LossMonitor(
-        InferenceConfig(
-            early_stopping_patience=patience, checkpoint_every=10, steps_per_dispatch=CHUNK
-        )
-    )
+    monitor = LossMonitor(SviConfig(early_stopping_patience=patience, steps_per_dispatch=CHUNK))
     for end in range(CHUNK, len(losses) + 1, CHUNK):
         if monitor.update(np.asarray(losses[end - CHUNK : end]), end):
             return end, monitor
@@ -24,7 +20,7 @@ def test_smoothed_loss_is_the_bias_corrected_exponential_average():
     rng = np.random.default_rng(0)
     losses = rng.normal(100.0, 5.0, 50)
     _, monitor = _run(losses, patience=None)
-    weights = _SMOOTHING ** np.arange(losses.size)[::-1]
+    weights = SMOOTHING ** np.arange(losses.size)[::-1]
     np.testing.assert_allclose(monitor.smoothed, np.sum(weights * losses) / weights.sum())
 
 

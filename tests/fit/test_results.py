@@ -9,7 +9,7 @@ import pytest
 import scipy.stats
 
 import scribe
-from scribe.results import _denoise_mean
+from scribe.results._denoise import denoise_mean
 
 N_CELLS, N_GENES = 300, 12
 
@@ -79,7 +79,7 @@ def test_denoised_mean_matches_bayes_rule(gate):
     natural = {"r": jnp.asarray(r), "p": jnp.asarray(p), "p_capture": jnp.asarray(nu)}
     if gate:
         natural["gate"] = jnp.full(3, gate)
-    found = np.asarray(_denoise_mean(jnp.asarray(counts), natural))
+    found = np.asarray(denoise_mean(jnp.asarray(counts), natural))
     expected = np.array(
         [[_denoise_oracle(counts[c, g], r[g], p, nu[c], gate) for g in range(3)] for c in range(3)]
     )
@@ -116,7 +116,7 @@ def test_to_adata_writes_scverse_keys(results, data):
     assert results.to_adata(adata) is adata
     np.testing.assert_allclose(adata.var["scribe_mu"], point["mu"], rtol=1e-6)
     np.testing.assert_allclose(adata.obs["scribe_p_capture"], point["p_capture"], rtol=1e-6)
-    assert adata.uns["scribe"]["model_config"]["model"] == "zinbvcp"
+    assert adata.uns["scribe"]["config"]["model"]["model"] == "zinbvcp"
     other = anndata.AnnData(X=data[:, ::-1].astype(np.float32))
     other.var_names = [f"gene_{i}" for i in reversed(range(N_GENES))]
     with pytest.raises(ValueError, match=r"fitted genes in order, found 12 genes \(12 of"):
@@ -144,12 +144,14 @@ def test_save_and_load_round_trip(results, tmp_path):
 def test_results_saved_in_float32_load_as_float32_under_x64(results, tmp_path):
     """Results fitted without x64 (float32 leaves) load in a process that has it on
     (the test session does) with their own dtype and values."""
-    from scribe._persist import _cast_floats
+    from scribe.results import persist
+
+    cast_floats = persist.cast_floats
 
     single = dataclasses.replace(
         results,
-        guide=_cast_floats(results.guide, "float32"),
-        encoder=_cast_floats(results.encoder, "float32"),
+        guide=cast_floats(results.guide, "float32"),
+        encoder=cast_floats(results.encoder, "float32"),
     )
     single.save(tmp_path / "run")
     loaded = scribe.load(tmp_path / "run")
@@ -167,7 +169,7 @@ def test_save_load_keeps_custom_priors_and_low_rank_guides(data, tmp_path):
         parameterization="mean_odds",
         priors={"mu": dist.LogNormal(1.0, 2.0)},
         guide_rank=2,
-        joint_params=["mu", "phi"],
+        svi=scribe.SviConfig(joint_params=["mu", "phi"]),
         n_steps=20,
         progress=False,
     )

@@ -46,7 +46,7 @@ KINDS = {
         model="zinbvcp",
         parameterization="mean_odds",
         guide_rank=2,
-        joint_params=["mu", "phi", "gate"],
+        svi=scribe.SviConfig(joint_params=["mu", "phi", "gate"]),
     ),
 }
 
@@ -191,7 +191,7 @@ def test_log_likelihood_is_the_full_models_at_the_kept_genes(kind, fits, counts)
     draws = subset.get_posterior_samples(3, key=key)
     point = fitted.get_map()
     names = [n for n in ("r", "p", "gate", "p_capture") if n in point]
-    model = fitted.model_config.model
+    model = fitted.config.model.model
     for d in range(3):
         draw = {n: np.asarray(draws[n][d]) for n in names}
         # The same draw in the full model: the kept genes' values, the MAP elsewhere.
@@ -217,7 +217,8 @@ def test_subsetting_leaves_the_original_unchanged(fitted):
     assert subset.model.n_genes == subset.counts.n_genes == len(IDX)
     assert subset.gene_names == ("g6", "g0", "g3")
     assert subset.loss_history is fitted.loss_history
-    assert subset.inference_config == fitted.inference_config
+    assert subset.config.svi == fitted.config.svi
+    assert subset.config.model.model == fitted.config.model.model
 
 
 def test_predictive_counts_follow_the_subsets_draws(joint):
@@ -259,7 +260,7 @@ def test_to_adata_writes_the_kept_genes(joint, adata):
 def test_save_and_load_a_subset(fits, adata, tmp_path):
     subset = fits("low_rank")["g5"]
     # One gene is below the rank: the subset is a rank-1 guide, as one built for it is.
-    assert subset.guide.rank == subset.model_config.guide_rank == 1
+    assert subset.guide.rank == subset.config.guide_rank == 1
     assert [f.cov_factor.shape for f in subset.guide.factors] == [(1, 1), (1, 1)]
     subset.save(tmp_path / "run")
     names = list(subset.gene_names)
@@ -285,22 +286,25 @@ def test_per_gene_priors_are_subset(fits):
     found = subset.model.global_priors["r"].log_prob(x[jnp.asarray(IDX)])
     np.testing.assert_allclose(found, np.asarray(full)[IDX], rtol=1e-12)
     assert subset.model.global_priors["r"].batch_shape == (len(IDX),)
-    assert "loc=[0.857" in dict(subset.model_config.priors)["r"]
+    assert "loc=[0.857" in dict(subset.config.model.priors)["r"]
 
 
-def test_amortized_capture_subsets_are_not_saved(fits, tmp_path):
+def test_amortized_capture_subsets_save_the_totals_their_encoder_reads(fits, tmp_path):
     results = fits("low_rank")
     encoder = CaptureEncoder(results.model.local_names, key=jax.random.key(0))
-    config = dataclasses.replace(results.model_config, amortize_capture=True)
-    amortized = dataclasses.replace(results, encoder=encoder, model_config=config)
+    svi = dataclasses.replace(results.config.svi, amortize_capture=True)
+    config = dataclasses.replace(results.config, svi=svi)
+    amortized = dataclasses.replace(results, encoder=encoder, config=config)
     subset = amortized[IDX]
     # The encoder reads each cell's total over all fitted genes, which the subset keeps,
     # so each cell's capture is the full results' own.
     np.testing.assert_array_equal(subset.counts.total_counts, results.counts.total_counts)
     full_capture = amortized.get_map()["p_capture"]
     np.testing.assert_allclose(subset.get_map()["p_capture"], full_capture, rtol=1e-12)
-    with pytest.raises(NotImplementedError, match="Save the full results and subset after"):
-        subset.save(tmp_path / "run")
+    subset.save(tmp_path / "run")
+    loaded = scribe.load(tmp_path / "run")
+    np.testing.assert_array_equal(loaded.counts.total_counts, results.counts.total_counts)
+    np.testing.assert_allclose(loaded.get_map()["p_capture"], full_capture, rtol=1e-12)
 
 
 @pytest.mark.parametrize(

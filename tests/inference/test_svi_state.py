@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 
 import scribe
-from scribe._config import ModelConfig
-from scribe._fit import _make_guide_and_encoder
+from scribe.build import make_guide_and_encoder, make_model
+from scribe.config import FitConfig, ModelConfig, SviConfig
 from scribe.inference._svi import init_state, make_optimizer, run_steps
-from scribe.model import ScribeModel
-from scribe.parameterizations import get_parameterization
 
 
 def _avals(tree):
@@ -27,9 +25,14 @@ def test_a_step_returns_the_state_it_was_given(guide_rank, amortize_capture):
     continues a run would be traced and compiled a second time."""
     counts = np.random.default_rng(0).negative_binomial(2, 0.5, (30, 5))
     data = scribe.data.load_counts(counts)
-    model = ScribeModel("nbvcp", get_parameterization("canonical"), n_cells=30, n_genes=5)
-    config = ModelConfig(model="nbvcp", guide_rank=guide_rank, amortize_capture=amortize_capture)
-    guide, encoder = _make_guide_and_encoder(model, config, data, seed=0)
+    config = FitConfig(
+        model=ModelConfig(model="nbvcp"),
+        guide_rank=guide_rank,
+        seed=0,
+        svi=SviConfig(amortize_capture=amortize_capture),
+    )
+    model = make_model(config, data)
+    guide, encoder = make_guide_and_encoder(model, config, data)
     optimizer = make_optimizer(0.01)
     state = init_state(guide, encoder, optimizer, key=jax.random.key(0))
     assert not any(weak for *_, weak in _avals(state))

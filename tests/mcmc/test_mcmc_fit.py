@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 import scribe
-from scribe._sampling import chain_starts, warn_on_diagnostics
-from scribe.inference import McmcDraws
+from scribe.build import make_model
+from scribe.config import FitConfig, ModelConfig
+from scribe.inference import McmcDraws, chain_starts
 from scribe.inference._mcmc import constrain
+from scribe.results import warn_on_diagnostics
 
 from .conftest import simulate_nbvcp
 
@@ -57,7 +59,7 @@ def test_posterior_predictive_means_match_the_data(model, parameterization, unco
             seed=3,
             progress=False,
         )
-    assert results.model_config.parameterization == parameterization
+    assert results.config.model.parameterization == parameterization
     samples = results.get_posterior_samples()
     for name in results.model.parameterization.sampled:
         assert np.all(np.isfinite(samples[name])), name
@@ -74,14 +76,11 @@ def test_every_chain_starts_at_the_svi_map_or_around_it(nbvcp_data):
     )
     point = svi.get_map()
     with jax.enable_x64(True):
-        from scribe._fit import _make_model
         from scribe.data import load_counts
 
         data = load_counts(counts)
-        model = _make_model(
-            scribe._config.ModelConfig(model="nbvcp", parameterization="canonical"), data, None
-        )
-        starts = chain_starts(model, data, 3, jax.random.key(0), svi)
+        model = make_model(FitConfig(model=ModelConfig(model="nbvcp")), data)
+        starts = chain_starts(model, data, 3, jax.random.key(0), point)
         batch = data.to_device().full_batch()
         first = jax.tree.map(lambda x: x[0], starts)
         globals_, locals_, _ = constrain(model, first, batch)
@@ -116,12 +115,11 @@ def test_starts_are_clamped_inside_the_supports(nbvcp_data):
         svi, encoder=type(encoder)(encoder.names, encoder.loc["p_capture"].shape[0], init=at_one)
     )
     with jax.enable_x64(True):
-        from scribe._fit import _make_model
         from scribe.data import load_counts
 
         data = load_counts(counts)
-        model = _make_model(scribe._config.ModelConfig(model="nbvcp"), data, None)
-        starts = chain_starts(model, data, 2, jax.random.key(1), svi)
+        model = make_model(FitConfig(model=ModelConfig(model="nbvcp")), data)
+        starts = chain_starts(model, data, 2, jax.random.key(1), svi.get_map())
         for leaf in jax.tree.leaves(starts):
             assert np.all(np.isfinite(leaf))
         _, locals_, _ = constrain(
@@ -147,24 +145,19 @@ def _draws(values: np.ndarray, **changes) -> McmcDraws:
     return draws
 
 
-class _Results:
-    """What ``warn_on_diagnostics`` reads: ``summary()`` of a scalar ``p``'s draws."""
+def _summary(draws: McmcDraws):
+    """What ``warn_on_diagnostics`` reads: the summary of a scalar ``p``'s draws."""
+    import pandas as pd
 
-    def __init__(self, draws: McmcDraws):
-        self.draws = draws
+    from scribe.inference import ess_bulk, ess_tail, split_rhat
 
-    def summary(self):
-        import pandas as pd
-
-        from scribe.inference import ess_bulk, ess_tail, split_rhat
-
-        x = self.draws.globals_["p"]
-        frame = pd.DataFrame(
-            {"r_hat": [split_rhat(x)], "ess_bulk": [ess_bulk(x)], "ess_tail": [ess_tail(x)]},
-            index=["p"],
-        )
-        frame.attrs["sampler"] = self.draws.sampler_statistics()
-        return frame
+    x = draws.globals_["p"]
+    frame = pd.DataFrame(
+        {"r_hat": [split_rhat(x)], "ess_bulk": [ess_bulk(x)], "ess_tail": [ess_tail(x)]},
+        index=["p"],
+    )
+    frame.attrs["sampler"] = draws.sampler_statistics()
+    return frame
 
 
 def test_warnings_name_each_failed_diagnostic_and_only_those():
@@ -172,7 +165,7 @@ def test_warnings_name_each_failed_diagnostic_and_only_those():
     good = rng.normal(size=(2, 1000))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warn_on_diagnostics(_Results(_draws(good)))
+        warn_on_diagnostics(_summary(_draws(good)))
     cases = {
         "R-hat > 1.01": _draws(good + np.array([[0.0], [1.0]])),
         "ess_bulk < 100 per chain": _draws(np.cumsum(good, axis=1)),
@@ -181,7 +174,7 @@ def test_warnings_name_each_failed_diagnostic_and_only_those():
     }
     for message, draws in cases.items():
         with pytest.warns(scribe.McmcWarning, match=message):
-            warn_on_diagnostics(_Results(draws))
+            warn_on_diagnostics(_summary(draws))
 
 
 @pytest.mark.parametrize(
@@ -191,16 +184,22 @@ def test_warnings_name_each_failed_diagnostic_and_only_those():
         ({"n_chains": 0}, ValueError, "n_chains must be >= 1, found 0"),
         ({"n_warmup": -1}, ValueError, "n_warmup must be >= 0, found -1"),
         ({"n_samples": 2.5}, TypeError, "n_samples must be an int"),
-        ({"target_accept_prob": 1.0}, ValueError, "target_accept_prob must lie in"),
-        ({"max_tree_depth": 30}, ValueError, "max_tree_depth must be <= 20"),
-        ({"guide_rank": 2}, ValueError, "guide_rank, joint_params and amortize_capture"),
+        (
+            {"mcmc": lambda: scribe.McmcConfig(target_accept_prob=1.0)},
+            ValueError,
+            "target_accept_prob must lie in",
+        ),
+        ({"mcmc": lambda: scribe.McmcConfig(max_tree_depth=30)}, ValueError, "max_tree_depth"),
+        ({"guide_rank": 2}, ValueError, "guide_rank chooses an SVI guide"),
+        ({"svi": scribe.SviConfig}, ValueError, "configures inference_method 'svi' or 'vae'"),
         ({"svi_init": "results"}, TypeError, "svi_init must be ScribeResults or None"),
         ({"parameterization": "mean_odds", "model": "twostate"}, ValueError, "does not apply"),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(nbvcp_data, tmp_path, options, error, message):
-    options = {"model": "nbvcp", **options}
     with pytest.raises(error, match=message):
+        # A config is built here: a bad one is refused by its own constructor.
+        options = {"model": "nbvcp", **{k: v() if callable(v) else v for k, v in options.items()}}
         scribe.fit(
             nbvcp_data["counts"],
             inference_method="mcmc",

@@ -50,7 +50,7 @@ from .cases import (
     sample,
 )
 
-STATISTICS = ("input_mean", "input_std")  # fixed data statistics, never trained
+STATISTICS = ("input_mean", "input_std", "centre")  # fixed data statistics, never trained
 PARAMETER_FREE = (StandardNormalPrior,)  # modules with no trainable array
 SCALE_FLOOR = 1e-4  # every encoder's smallest scale (scribe.encoders.scale_from_raw)
 

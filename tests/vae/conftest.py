@@ -37,8 +37,7 @@ def fitted(request, simulated):
     return scribe.fit(
         simulated["counts"],
         latent_dim=2,
-        prior=request.param,
-        library_size=True,
+        vae=scribe.VaeConfig(prior=request.param, library_size=True),
         n_steps=2000,
         progress=False,
         **FIT,

@@ -56,7 +56,7 @@ def test_held_out_marginal_likelihood_rises_with_training(simulated, tmp_path):
     early = scribe.fit(
         simulated["counts"],
         latent_dim=2,
-        library_size=True,
+        vae=scribe.VaeConfig(library_size=True),
         n_steps=100,
         checkpoint_dir=tmp_path,
         checkpoint_every=100,
@@ -66,7 +66,7 @@ def test_held_out_marginal_likelihood_rises_with_training(simulated, tmp_path):
     late = scribe.fit(
         simulated["counts"],
         latent_dim=2,
-        library_size=True,
+        vae=scribe.VaeConfig(library_size=True),
         n_steps=2000,
         checkpoint_dir=tmp_path,
         checkpoint_every=100,
@@ -80,7 +80,8 @@ def test_held_out_marginal_likelihood_rises_with_training(simulated, tmp_path):
 
 
 def test_resume_is_bit_exact(simulated, tmp_path):
-    kwargs = dict(latent_dim=2, prior="maf", checkpoint_every=100, progress=False, **FIT)
+    kwargs = dict(latent_dim=2, checkpoint_every=100, progress=False, **FIT)
+    kwargs["vae"] = scribe.VaeConfig(prior="maf")
     straight = scribe.fit(simulated["counts"], n_steps=400, **kwargs)
     scribe.fit(simulated["counts"], n_steps=200, checkpoint_dir=tmp_path, **kwargs)
     resumed = scribe.fit(simulated["counts"], n_steps=400, checkpoint_dir=tmp_path, **kwargs)
@@ -98,7 +99,12 @@ def test_marginal_likelihood_matches_quadrature():
     centres = np.array([[-1.5], [0.0], [1.5]])
     _, counts = _simulate(rng, 300, centres, rng.normal(0.0, 1.0, (1, 10)))
     results = scribe.fit(
-        counts, latent_dim=1, library_size=True, n_steps=500, progress=False, **FIT
+        counts,
+        latent_dim=1,
+        vae=scribe.VaeConfig(library_size=True),
+        n_steps=500,
+        progress=False,
+        **FIT,
     )
     estimate = results.log_marginal_likelihood(n_samples=2000, key=jax.random.key(2))
     grid = np.linspace(-8.0, 8.0, 4001)
@@ -148,14 +154,14 @@ def test_a_custom_encoder_trains_and_changes_results(simulated, fitted, tmp_path
     results = scribe.fit(
         simulated["counts"],
         encoder=encoder,
-        library_size=True,
+        vae=scribe.VaeConfig(library_size=True),
         n_steps=1500,
         progress=False,
         **FIT,
     )
     assert isinstance(results.encoder, LinearEncoder)
     assert not np.allclose(results.encoder.weight, encoder.weight)  # it trained
-    assert results.model_config.encoder == "LinearEncoder"
+    assert results.config.encoder == "LinearEncoder"
     embedding = results.get_latent_embeddings()
     assert knn_accuracy(embedding, simulated["labels"], folds=None) >= 0.9
     assert not np.allclose(embedding, fitted.get_latent_embeddings())
@@ -181,9 +187,13 @@ def _anndata(counts, gene_names):
     [
         ({"encoder": object()}, TypeError, "AbstractEncoder"),
         ({"decoder": "mlp", "latent_dim": 2}, TypeError, "AbstractDecoder"),
-        ({"prior": "flow", "latent_dim": 2}, ValueError, "prior must be one of"),
+        ({"vae": {"prior": "flow"}, "latent_dim": 2}, ValueError, "prior must be one of"),
         ({"latent_dim": 0}, ValueError, "latent_dim must be >= 1"),
-        ({"latent_dim": 2, "model": "nbvcp", "library_size": True}, ValueError, "replaces"),
+        (
+            {"latent_dim": 2, "model": "nbvcp", "vae": {"library_size": True}},
+            ValueError,
+            "replaces",
+        ),
         ({"latent_dim": 2, "parameterization": "mean_odds"}, ValueError, "does not apply"),
         ({"latent_dim": 2, "inference_method": "svi"}, ValueError, "inference_method='vae'"),
     ],
@@ -191,6 +201,8 @@ def _anndata(counts, gene_names):
 def test_bad_vae_arguments(simulated, kwargs, error, match):
     args = {**FIT, "n_steps": 10, "progress": False, **kwargs}
     with pytest.raises(error, match=match):
+        if "vae" in args:  # built here: a bad config is refused by its own constructor
+            args["vae"] = scribe.VaeConfig(**args["vae"])
         scribe.fit(simulated["counts"], **args)
 
 

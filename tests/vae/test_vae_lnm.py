@@ -8,7 +8,7 @@ import scipy.optimize
 import scipy.stats
 
 import scribe
-from scribe._initial import reference_gene
+from scribe.build import reference_gene
 from scribe.data import load_counts
 from scribe.decoders import LinearALRDecoder
 from scribe.metrics import knn_accuracy
@@ -133,7 +133,13 @@ def test_lnm_bad_arguments(simulated):
     with pytest.raises(ValueError, match="inference_method='vae'"):
         scribe.fit(counts, model="lnm", n_steps=1, progress=False)
     with pytest.raises(ValueError, match="library_size=True does not apply to 'lnm'"):
-        scribe.fit(counts, model="lnm", inference_method="vae", library_size=True, progress=False)
+        scribe.fit(
+            counts,
+            model="lnm",
+            inference_method="vae",
+            vae=scribe.VaeConfig(library_size=True),
+            progress=False,
+        )
 
     decoder = LinearALRDecoder(2, N_GENES, 0, key=jax.random.key(0))
     object.__setattr__(decoder, "reference_gene", "first")  # a user's broken decoder

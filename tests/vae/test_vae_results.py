@@ -82,7 +82,7 @@ def test_save_and_load_give_the_same_answers(fitted, tmp_path):
     marginal likelihood and posterior samples are identical after a round trip."""
     fitted.save(tmp_path / "run")
     loaded = scribe.load(tmp_path / "run")
-    assert loaded.is_vae and loaded.model_config == fitted.model_config
+    assert loaded.is_vae and loaded.config == fitted.config
     np.testing.assert_array_equal(loaded.get_latent_embeddings(), fitted.get_latent_embeddings())
     key = jax.random.key(5)
     np.testing.assert_array_equal(
