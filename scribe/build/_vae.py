@@ -32,7 +32,7 @@ def make_vae_networks(
     encoder, decoder
         The user's modules; None builds scribe's defaults: an ``MLPEncoder`` (with
         each cell's library as an input and, with capture, the capture latent), and an
-        ``MLPDecoder`` of each gene's NB mean (and gate, for ZI models) or, for
+        ``MLPDecoder`` of each gene's log NB mean (and gate, for ZI models) or, for
         lnm / lnmvcp, a ``LinearALRDecoder`` against ``reference_gene``.
     reference_gene
         The LNM decoder's ALR reference; None: chosen from ``counts``
@@ -63,7 +63,8 @@ def make_vae_networks(
             latent_dim,
             counts.n_genes,
             key=key_decoder,
-            outputs=("mu", "gate") if model.zero_inflated else ("mu",),
+            # the log of the mean: exp(softplus) would overflow, softplus underflow
+            outputs=("log_mu", "gate") if model.zero_inflated else ("log_mu",),
             library_size=config.vae.library_size,
         )
     prior = make_latent_prior(config.vae.prior, latent_dim, key=key_prior)

@@ -16,7 +16,15 @@ class AbstractDecoder(eqx.Module):
     parameter module (``NBParams``, ``ZIParams``, ``LNMParams``) next to the global
     parameters it broadcasts against:
 
-    * ``"r"`` (NB size), ``"mu"`` (mean): positive, ``(cells, genes)``;
+    * ``"log_mu"`` (log of the NB mean): real, ``(cells, genes)``; ``-inf`` only where
+      the mean is exactly 0 (a point mass at 0, e.g. a cell with no counts decoded
+      with its library size). The likelihood reads the mean in this form, so compute
+      it in log space (``log_softmax``, not ``log(softmax)``): a mean that underflows
+      to 0 at a nonzero count makes that cell's likelihood ``-inf`` and the training
+      step's gradient non-finite;
+    * ``"mu"`` (the NB mean itself), accepted in place of ``"log_mu"`` from decoders
+      written before it: positive, ``(cells, genes)``; the model takes its log;
+    * ``"r"`` (NB size): positive, ``(cells, genes)``;
     * ``"gate"`` (zero-inflation probability): in (0, 1), ``(cells, genes)``;
     * ``"alr"`` (composition in additive log-ratio coordinates against
       ``reference_gene``, the convention of ``LogisticNormalMultinomial``): real,

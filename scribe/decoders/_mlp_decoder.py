@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..data import Batch
@@ -11,8 +12,43 @@ from ..encoders import MLP
 from ..encoders._mlp import check_size
 from ._abstract import AbstractDecoder
 
-# output -> its link from the network's raw output onto the parameter's domain
-DECODER_OUTPUTS = {"r": jax.nn.softplus, "mu": jax.nn.softplus, "gate": jax.nn.sigmoid}
+# Below this, log(softplus(x)) = x + log(1 - e^x / 2 + e^2x / 3 - ...) is x - e^x / 2 to
+# within e^2x / 24 (1e-27): exact in float32 and float64 alike. Above it softplus(x) >
+# 9e-14 is far from underflow and its log is accurate.
+_LOG_SOFTPLUS_CUT = -30.0
+
+
+def log_softplus(x: Float[Array, "..."]) -> Float[Array, "..."]:
+    """``log(softplus(x))``, finite with a finite gradient for every finite ``x``.
+
+    ``softplus(x)`` underflows to 0 below about -104 in float32 (-745 in float64), where
+    ``log`` of it is ``-inf``; its log is ``≈ x`` there, which this returns instead.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from scribe.decoders._mlp_decoder import log_softplus
+    >>> [round(float(v), 4) for v in log_softplus(jnp.array([-1000.0, 0.0, 1000.0]))]
+    [-1000.0, -0.3665, 6.9078]
+    """
+    low = x < _LOG_SOFTPLUS_CUT
+    # Each branch sees only its own inputs (the other's stand in as a safe constant), so
+    # neither an underflowed log nor an overflowed exp reaches the gradient.
+    x_low = jnp.where(low, x, _LOG_SOFTPLUS_CUT)
+    x_high = jnp.where(low, 0.0, x)
+    return jnp.where(low, x_low - 0.5 * jnp.exp(x_low), jnp.log(jax.nn.softplus(x_high)))
+
+
+# output -> its link from the network's raw output onto the parameter's domain. "log_mu"
+# is the NB mean as its log (what the likelihood reads); "mu" the mean itself, whose log
+# the model must take and which underflows to 0 for very negative raw outputs.
+DECODER_OUTPUTS = {
+    "r": jax.nn.softplus,
+    "mu": jax.nn.softplus,
+    "log_mu": log_softplus,
+    "gate": jax.nn.sigmoid,
+}
+MEAN_OUTPUTS = ("log_mu", "mu")
 
 
 def _check_outputs(outputs: object, library_size: object) -> tuple[str, ...]:
@@ -27,21 +63,34 @@ def _check_outputs(outputs: object, library_size: object) -> tuple[str, ...]:
         )
     if not isinstance(library_size, bool):
         raise TypeError(f"library_size must be a bool; found {library_size!r}.")
-    if library_size and "mu" not in names:
+    if all(n in names for n in MEAN_OUTPUTS):
         raise ValueError(
-            "library_size=True makes the decoder output the mean 'mu' (composition × total "
-            f"UMI), so outputs must include 'mu'; found {names!r}."
+            f"outputs must hold the mean once, as 'log_mu' or as 'mu'; found {names!r}."
+        )
+    if library_size and not any(n in names for n in MEAN_OUTPUTS):
+        raise ValueError(
+            "library_size=True makes the decoder output the mean (composition × total UMI), "
+            f"so outputs must include 'log_mu' (or 'mu'); found {names!r}."
         )
     return names
 
 
 class MLPDecoder(AbstractDecoder):
-    """``z -> `` per-cell, per-gene ``r``, ``mu`` and/or ``gate``, by one MLP.
+    """``z -> `` per-cell, per-gene ``r``, ``log_mu`` (or ``mu``) and/or ``gate``, by one MLP.
 
-    ``"r"`` and ``"mu"`` go through softplus (positive), ``"gate"`` through a sigmoid.
-    With ``library_size=True``, ``"mu"`` is instead ``softmax_genes(h) × total UMI``: the
-    network outputs the cell's composition and the cell's observed library size scales
-    it (scVI's decoder), so each cell's means sum to its total over the decoded genes.
+    ``"r"`` and ``"mu"`` go through softplus (positive), ``"log_mu"`` through
+    ``log(softplus)`` computed stably (``≈ h`` for very negative ``h``: finite where the
+    mean itself would underflow to 0), ``"gate"`` through a sigmoid. With
+    ``library_size=True`` the mean is instead ``softmax_genes(h) × total UMI``, and
+    ``"log_mu"`` is ``log_softmax_genes(h) + log(total UMI)``: the network outputs the
+    cell's composition and the cell's observed library size scales it (scVI's decoder),
+    so each cell's means sum to its total over the decoded genes. A cell with no counts
+    has mean 0, ``log_mu = -inf``: the NB likelihood reads that as a point mass at 0
+    (log-likelihood 0, gradient 0).
+
+    The VAE's likelihood reads the log-mean, so ``"log_mu"`` is the output to use
+    (``scribe.fit``'s default decoder does); ``"mu"`` is kept for decoders built before
+    it, and the model takes its log, ``-inf`` wherever the mean underflowed.
 
     Parameters
     ----------
@@ -55,11 +104,13 @@ class MLPDecoder(AbstractDecoder):
         Widths of the hidden layers.
     outputs
         The parameters to output, from ``DECODER_OUTPUTS``: e.g. ``("r",)`` (per-cell NB
-        size with a global ``p``), ``("mu",)``, ``("mu", "gate")``.
+        size with a global ``p``), ``("log_mu",)``, ``("log_mu", "gate")``; the mean as
+        ``"log_mu"`` or ``"mu"``, not both.
     activation
         Name of the activation between layers (``scribe.encoders.ACTIVATIONS``).
     library_size
-        Output ``"mu"`` as composition × the cell's total UMI (``outputs`` must hold it).
+        Output the mean as composition × the cell's total UMI (``outputs`` must hold
+        ``"log_mu"`` or ``"mu"``).
 
     Examples
     --------
@@ -67,8 +118,10 @@ class MLPDecoder(AbstractDecoder):
     >>> from scribe.data import load_counts
     >>> from scribe.decoders import MLPDecoder
     >>> batch = load_counts(np.array([[0, 2, 1], [1, 0, 4]])).to_device().full_batch()
-    >>> decoder = MLPDecoder(2, 3, key=jax.random.key(0), outputs=("mu",), library_size=True)
-    >>> mean = decoder(np.zeros((2, 2)), batch)["mu"]
+    >>> decoder = MLPDecoder(
+    ...     2, 3, key=jax.random.key(0), outputs=("log_mu",), library_size=True
+    ... )
+    >>> mean = np.exp(decoder(np.zeros((2, 2)), batch)["log_mu"])
     >>> mean.shape, mean.sum(axis=1).round(4).tolist()
     ((2, 3), [3.0, 5.0])
     """
@@ -106,6 +159,9 @@ class MLPDecoder(AbstractDecoder):
     def _link(
         self, name: str, raw: Float[Array, "cells genes"], batch: Batch
     ) -> Float[Array, "cells genes"]:
+        if self.library_size and name == "log_mu":
+            log_total = jnp.log(batch.total_counts[:, None].astype(raw.dtype))
+            return jax.nn.log_softmax(raw, axis=1) + log_total
         if self.library_size and name == "mu":
             composition = jax.nn.softmax(raw, axis=1)
             return composition * batch.total_counts[:, None].astype(composition.dtype)

@@ -37,9 +37,11 @@ def check_vae(spec: ModelSpec, decoder, latent_prior, n_genes: int) -> None:
                 f"decoder.reference_gene must be a gene index in [0, {n_genes}), found {reference}"
             )
     else:
-        needed = {"mu"} | ({"gate"} if spec.zero_inflated else set())
+        # The mean as its log ("log_mu") or, from an older decoder, as itself ("mu").
+        mean = "mu" if "mu" in decoder.outputs and "log_mu" not in decoder.outputs else "log_mu"
+        needed = {mean} | ({"gate"} if spec.zero_inflated else set())
     if set(decoder.outputs) != needed:
         raise ValueError(
-            f"the decoder must output exactly {sorted(needed)} for this model, found "
-            f"{sorted(decoder.outputs)}"
+            f"the decoder must output exactly {sorted(needed)} for this model (the mean as "
+            f"'log_mu', or as 'mu'), found {sorted(decoder.outputs)}"
         )

@@ -291,7 +291,7 @@ class ScribeModel(eqx.Module):
             total = NBParams(r=r, p=p)
             params = LNMParams(total=total, alr=decoded["alr"])
         else:
-            params = NBLogMeanParams(r=globals_["r"][None, :], log_mean=jnp.log(decoded["mu"]))
+            params = NBLogMeanParams(r=globals_["r"][None, :], log_mean=_log_mean(decoded))
         if "gate" in decoded:
             params = ZIParams(base=params, gate=decoded["gate"])
         if self.capture is not None:
@@ -302,10 +302,13 @@ class ScribeModel(eqx.Module):
     def decoded_natural(
         self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
     ) -> dict[str, Array]:
-        """What the VAE says of each cell of ``batch``, by name: the decoder's outputs,
-        the NB ``r`` broadcast to ``(cells, genes)`` (for lnm / lnmvcp instead the
-        composition ``ρ`` and the total's shared ``r`` and ``p``), and the capture."""
+        """What the VAE says of each cell of ``batch``, by name: the decoder's outputs
+        (the mean as ``mu``, also from a decoder that outputs ``log_mu``), the NB ``r``
+        broadcast to ``(cells, genes)`` (for lnm / lnmvcp instead the composition ``ρ``
+        and the total's shared ``r`` and ``p``), and the capture."""
         decoded = dict(self.decoder(locals_["z"], batch))
+        if "log_mu" in decoded:
+            decoded["mu"] = jnp.exp(decoded.pop("log_mu"))
         if self.models_totals:
             family = self.likelihood
             family = family.base if isinstance(family, VariableCapture) else family
@@ -335,6 +338,14 @@ class ScribeModel(eqx.Module):
         if self.decoder is None:
             return None
         return VAENetworks(decoder=self.decoder, latent_prior=self.latent_prior)
+
+
+def _log_mean(decoded: Mapping[str, Array]) -> Array:
+    """The NB log-mean from a decoder's outputs: ``log_mu`` as is; a decoder's ``mu``
+    through ``log`` (``-inf`` wherever that mean underflowed to 0)."""
+    if "log_mu" in decoded:
+        return decoded["log_mu"]
+    return jnp.log(decoded["mu"])
 
 
 class VAENetworks(eqx.Module):

@@ -67,7 +67,8 @@ def _mlp(**kwargs):
         (lambda: _mlp(outputs=("r", "p")), ValueError, r"outputs must be distinct names from"),
         (lambda: _mlp(outputs=("r", "r")), ValueError, r"found \('r', 'r'\)"),
         (lambda: _mlp(library_size=1), TypeError, "library_size must be a bool"),
-        (lambda: _mlp(library_size=True), ValueError, "outputs must include 'mu'"),
+        (lambda: _mlp(library_size=True), ValueError, r"must include 'log_mu' \(or 'mu'\)"),
+        (lambda: _mlp(outputs=("log_mu", "mu")), ValueError, "the mean once"),
         (lambda: _mlp(hidden=(0,)), ValueError, r"hidden\[0\] must be at least 1"),
         (lambda: _mlp(activation=jax.nn.relu), ValueError, "activation must be one of"),
         (
@@ -98,3 +99,45 @@ def test_a_latent_of_the_wrong_shape_is_rejected():
         decoder(jnp.zeros((5, 3)), minibatch())
     with pytest.raises(ValueError, match="outputs 4 genes; the batch has 6"):
         _mlp(n_genes=4)(jnp.zeros((5, 2)), minibatch())
+
+
+def test_log_softplus_is_the_float64_log_of_softplus_and_never_infinite():
+    from scribe.decoders._mlp_decoder import log_softplus
+
+    x = np.array([-1e4, -800.0, -200.0, -104.0, -31.0, -30.0, -29.0, -1.0, 0.0, 3.0, 80.0])
+    found = np.asarray(log_softplus(jnp.asarray(x, jnp.float32)), np.float64)
+    # log(log1p(e^x)) in float64, which itself underflows below -745: there it is x.
+    oracle = np.where(x < -700, x, np.log(np.logaddexp(0.0, np.maximum(x, -700))))
+    np.testing.assert_allclose(found, oracle, rtol=1e-6)
+    grads = jax.vmap(jax.grad(log_softplus))(jnp.asarray(x, jnp.float32))
+    assert np.all(np.isfinite(grads)) and np.all(np.asarray(grads) > 0)
+
+
+@pytest.mark.parametrize("library_size", [False, True])
+def test_log_means_stay_finite_where_the_means_underflow(library_size):
+    """Raw outputs of ±2,000 (what a diverging VAE reached on the mouse cells): the
+    means ``softplus`` / ``softmax × total`` underflow to 0, and their log to -inf; the
+    decoder's ``log_mu`` stays finite, equal to the float64 log-mean, gradient finite."""
+    decoder = _mlp(hidden=(), outputs=("log_mu",), library_size=library_size)
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(minibatch().batch_size, 2)))
+    weight = jnp.full_like(decoder.net.layers[0].weight, 1000.0)
+    weight = weight * jnp.where(jnp.arange(N_GENES) % 2 == 0, 1.0, -1.0)[:, None]
+    decoder = eqx.tree_at(lambda d: d.net.layers[0].weight, decoder, weight)
+    batch = minibatch()
+    log_mu = np.asarray(decoder(z.astype(jnp.float32), batch)["log_mu"], np.float64)
+    raw = np.asarray(decoder.net(z.astype(jnp.float32)), np.float64)
+    if library_size:
+        total = np.asarray(batch.total_counts, np.float64)[:, None]
+        shifted = raw - raw.max(axis=1, keepdims=True)
+        oracle = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)) + np.log(total)
+    else:
+        oracle = np.where(raw < -700, raw, np.log(np.logaddexp(0.0, np.maximum(raw, -700))))
+    assert np.any(oracle < -200)  # float32 means of these are 0
+    assert np.all(np.isfinite(log_mu))
+    np.testing.assert_allclose(log_mu, oracle, rtol=1e-5, atol=1e-3)
+
+    def total_log_mean(weight):
+        d = eqx.tree_at(lambda m: m.net.layers[0].weight, decoder, weight)
+        return d(z.astype(jnp.float32), batch)["log_mu"].sum()
+
+    assert np.all(np.isfinite(jax.grad(total_log_mean)(weight)))

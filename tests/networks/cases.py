@@ -175,6 +175,11 @@ CASES = [
         ),
     ),
     Case(
+        "MLPDecoder-log-mu-gate",
+        "decoder",
+        lambda k: MLPDecoder(N_LATENT, N_GENES, key=k, hidden=(8,), outputs=("log_mu", "gate")),
+    ),
+    Case(
         "MLPDecoder-library-size",
         "decoder",
         lambda k: MLPDecoder(
@@ -185,7 +190,7 @@ CASES = [
         "MLPDecoder-affine-library-zi",
         "decoder",
         lambda k: MLPDecoder(
-            N_LATENT, N_GENES, key=k, hidden=(), outputs=("gate", "mu"), library_size=True
+            N_LATENT, N_GENES, key=k, hidden=(), outputs=("gate", "log_mu"), library_size=True
         ),
     ),
     Case(

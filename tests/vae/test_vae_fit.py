@@ -118,7 +118,8 @@ def test_marginal_likelihood_matches_quadrature():
             n_genes=batch.n_genes,
             counts=jnp.zeros((grid.size, batch.n_genes)),
         )
-        mean = np.asarray(results.model.decoder(jnp.asarray(grid[:, None]), many)["mu"])
+        log_mean = results.model.decoder(jnp.asarray(grid[:, None]), many)["log_mu"]
+        mean = np.exp(np.asarray(log_mean, np.float64))
         log_lik = scipy.stats.nbinom.logpmf(counts[cell][None], r[None], r / (r + mean)).sum(1)
         log_joint = log_lik + scipy.stats.norm.logpdf(grid)
         peak = log_joint.max()
