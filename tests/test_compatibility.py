@@ -26,14 +26,19 @@ def counts():
     return np.load(GOLDEN / "counts.npy")
 
 
-@pytest.mark.parametrize("method", ["svi", "vae", "mcmc"])
-def test_results_of_scribe_0_1_load_with_their_values(method, tmp_path):
+@pytest.mark.parametrize(
+    "fit, method",
+    # meanfield: Beta factors, saved as (log a, log b) and optimised since 0.2 in the
+    # logit of the mean and the log of a + b
+    [("svi", "svi"), ("vae", "vae"), ("mcmc", "mcmc"), ("meanfield", "svi")],
+)
+def test_results_of_scribe_0_1_load_with_their_values(fit, method, tmp_path):
     # A copy: loading must not need (or change) anything but what was written.
-    path = shutil.copytree(GOLDEN / f"results_{method}", tmp_path / "run")
+    path = shutil.copytree(GOLDEN / f"results_{fit}", tmp_path / "run")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no data or checkpoint warnings either
         results = scribe.load(path)
-    expected = EXPECTED[method]
+    expected = EXPECTED[fit]
     np.testing.assert_array_equal(results.loss_history, expected["loss_history"])
     point = results.get_map()
     assert sorted(point) == sorted(expected["map"])

@@ -83,7 +83,7 @@ def load(
     skeleton = persist.state_skeleton(
         metadata, guide=guide, encoder=encoder, networks=networks, draws=draws
     )
-    state = persist.read_state(path, metadata, skeleton)
+    state = persist.read_state(path, metadata, skeleton, guide=guide)
     if networks is not None:
         model = model.with_networks(_filled(state["networks"], networks))
     if draws is not None:

@@ -2,6 +2,7 @@
 
 from ._abstract import AbstractGuide as AbstractGuide
 from ._abstract import AbstractProductGuide as AbstractProductGuide
+from ._factors import BetaFactor as BetaFactor
 from ._factory import make_guide as make_guide
 from ._low_rank import JointLowRank as JointLowRank
 from ._low_rank import LowRank as LowRank

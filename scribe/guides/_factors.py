@@ -19,15 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ..parameterizations import Beta, BetaPrime
 from ._spec import ParamSpec, get_bijection, inverse_softplus, replace_fields
 
-# Initial standard deviation of every Normal on an unconstrained coordinate, and the
-# concentration a + b of every initial Beta: both a moderate spread around ``init``.
+# Initial standard deviation of every Normal on an unconstrained coordinate, and about
+# that of every initial Beta's log-odds: a moderate spread around ``init``.
 INIT_SCALE = 0.1
-INIT_CONCENTRATION = 20.0
 # Initial low-rank factor entries: small but non-zero, since W = 0 is a stationary
 # point of the ELBO (the reparameterized gradient of W is proportional to W). They are
 # a fixed pseudo-random pattern, so that building a guide is deterministic and needs
@@ -155,23 +154,57 @@ class BetaFactor(AbstractFactor):
     The odds of a Beta draw is ``BetaPrime(a, b)``, the family of the default prior of
     ``phi`` and ``phi_capture``. Draws are pathwise differentiable in ``(a, b)``
     through jax's implicit reparameterization of gamma variates.
+
+    The variational parameters are the logit of the mean ``a / (a + b)`` and the log of
+    the concentration ``a + b``: Adam moves the location and the spread separately, as
+    it does a Normal's. On ``(log a, log b)`` a shift of the mean needs both to move
+    together, which Adam's per-coordinate steps do slowly; with ``p`` near 1 (the NB
+    total of an LNM, or a few highly expressed genes) the mean then trails the
+    posterior's for thousands of steps and ``r`` drifts along the ``r``–``p`` ridge
+    (``docs/fit.md``).
     """
 
     spec: ParamSpec = eqx.field(static=True)
     odds: bool = eqx.field(static=True)
-    log_concentration1: Float[Array, "..."]
-    log_concentration0: Float[Array, "..."]
+    logit_mean: Float[Array, "..."]
+    log_concentration: Float[Array, "..."]
 
     def __init__(self, spec: ParamSpec, odds: bool, value: np.ndarray):
         self.spec = spec
         self.odds = odds
-        # Start at the Beta with mean ``value`` (for odds, at the value's probability).
-        # Logs, not softplus: a posterior on p from 10⁴ cells has concentrations in the
-        # thousands, which Adam reaches in a few hundred steps on the log scale but only
-        # by ~learning rate per step on the softplus scale.
+        # Start at the Beta with mean ``value`` (for odds, at the value's probability)
+        # whose log-odds have standard deviation about INIT_SCALE, as the Normal
+        # factors' coordinates do: Var(log-odds) ≈ 1/a + 1/b = 1 / (κ m (1 - m)).
+        value = jnp.asarray(value, float)
         mean = value / (1.0 + value) if odds else value
-        self.log_concentration1 = jnp.log(INIT_CONCENTRATION * jnp.asarray(mean, float))
-        self.log_concentration0 = jnp.log(INIT_CONCENTRATION * (1.0 - jnp.asarray(mean, float)))
+        self.logit_mean = jnp.log(mean) - jnp.log1p(-mean)
+        self.log_concentration = -jnp.log(INIT_SCALE**2 * mean * (1.0 - mean))
+
+    @classmethod
+    def from_concentrations(
+        cls,
+        spec: ParamSpec,
+        odds: bool,
+        log_concentration1: Float[ArrayLike, "..."],
+        log_concentration0: Float[ArrayLike, "..."],
+    ) -> "BetaFactor":
+        """The factor of ``Beta(exp(log_concentration1), exp(log_concentration0))``
+        (the arrays scribe 0.1 saved)."""
+        log_a, log_b = jnp.asarray(log_concentration1), jnp.asarray(log_concentration0)
+        factor = cls(spec, odds, np.full(spec.shape, 0.5))
+        return replace_fields(
+            factor, logit_mean=log_a - log_b, log_concentration=jnp.logaddexp(log_a, log_b)
+        )
+
+    @property
+    def log_concentration1(self) -> Float[Array, "..."]:
+        """``log a``."""
+        return self.log_concentration + jax.nn.log_sigmoid(self.logit_mean)
+
+    @property
+    def log_concentration0(self) -> Float[Array, "..."]:
+        """``log b``."""
+        return self.log_concentration + jax.nn.log_sigmoid(-self.logit_mean)
 
     def _concentrations(self) -> tuple[Array, Array]:
         return jnp.exp(self.log_concentration1), jnp.exp(self.log_concentration0)
@@ -218,8 +251,8 @@ class BetaFactor(AbstractFactor):
         return replace_fields(
             self,
             spec=self.spec.subset_genes(len(genes)),
-            log_concentration1=_take_genes(self.spec, self.log_concentration1, genes),
-            log_concentration0=_take_genes(self.spec, self.log_concentration0, genes),
+            logit_mean=_take_genes(self.spec, self.logit_mean, genes),
+            log_concentration=_take_genes(self.spec, self.log_concentration, genes),
         )
 
 

@@ -37,8 +37,8 @@ class MeanFieldConstrained(AbstractProductGuide):
         One ``ParamSpec`` per global parameter.
     init
         Constrained starting values by name (broadcast to each spec's shape). Beta and
-        BetaPrime start at concentration ``a + b = 20`` with the Beta mean at the
-        value (its odds for BetaPrime); LogNormal and Normal at ``loc`` = the value's
+        BetaPrime start with the Beta mean at the value (its odds for BetaPrime) and
+        log-odds of standard deviation about 0.1; LogNormal and Normal at ``loc`` = the value's
         log (or the value) with scale 0.1. Missing names start at 0.5 (unit), 1.0
         (positive) or 0.0 (real).
 

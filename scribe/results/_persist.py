@@ -22,6 +22,7 @@ import scipy.sparse
 from .._version import __version__
 from ..config import FitConfig, config_from_json, config_from_v1, config_to_json, prior_to_json
 from ..data import CountData, load_counts
+from ..guides import BetaFactor
 from ..inference import CheckpointStore
 
 FORMAT = "scribe-results-2"
@@ -109,6 +110,8 @@ def state_skeleton(metadata: dict, *, guide, encoder, networks, draws) -> dict:
     )
     n_cells = metadata["shape"][0]
     nnz, index_dtype = metadata["nnz"], metadata["index_dtype"]
+    if metadata["format"] == FORMAT_1:
+        guide = jax.tree.map(_v1_arrays, guide, is_leaf=_is_beta)
     return {
         "guide": eqx.filter(guide, eqx.is_array),
         "encoder": eqx.filter(encoder, eqx.is_array),
@@ -125,13 +128,43 @@ def state_skeleton(metadata: dict, *, guide, encoder, networks, draws) -> dict:
     }
 
 
-def read_state(path: str | Path, metadata: dict, skeleton: dict) -> dict:
-    """The saved arrays, in the structure, shapes and dtypes of ``skeleton``."""
+def read_state(path: str | Path, metadata: dict, skeleton: dict, *, guide: Any = None) -> dict:
+    """The saved arrays, in the structure, shapes and dtypes of ``skeleton`` (for
+    scribe-results-1, the arrays of ``guide``: see ``_V1BetaArrays``)."""
     with CheckpointStore(path, metadata=metadata, max_to_keep=1) as store:
         restored = store.restore_latest(skeleton)
     if restored is None:
         raise ValueError(f"{str(path)!r} holds no readable results")
-    return restored[1]
+    state = restored[1]
+    if metadata["format"] == FORMAT_1 and guide is not None:
+        state["guide"] = jax.tree.map(_from_v1_arrays, guide, state["guide"], is_leaf=_is_beta)
+    return state
+
+
+class _V1BetaArrays(eqx.Module):
+    """What scribe 0.1 saved of a ``BetaFactor``: ``log a`` and ``log b``, under these
+    names (0.2 optimises the logit of the mean and the log of ``a + b``)."""
+
+    log_concentration1: Any
+    log_concentration0: Any
+
+
+def _is_beta(node: Any) -> bool:
+    return isinstance(node, BetaFactor)
+
+
+def _v1_arrays(node: Any) -> Any:
+    if not _is_beta(node):
+        return node
+    return _V1BetaArrays(node.log_concentration1, node.log_concentration0)
+
+
+def _from_v1_arrays(node: Any, saved: Any) -> Any:
+    if not _is_beta(node):
+        return saved
+    return BetaFactor.from_concentrations(
+        node.spec, node.odds, saved.log_concentration1, saved.log_concentration0
+    )
 
 
 def float_dtype(tree: Any) -> str:

@@ -174,9 +174,12 @@ def expected_gradients(factor) -> dict[str, np.ndarray]:
             da, db = 1.0 / (b - 1.0), -a / (b - 1.0) ** 2
         else:  # E = a / (a + b)
             da, db = b / (a + b) ** 2, -a / (a + b) ** 2
+        # chain rule through log a = L + log σ(ℓ), log b = L + log σ(-ℓ), where ℓ is
+        # logit_mean and L log_concentration
+        grad_log_a, grad_log_b = da * a, db * b
         return {
-            "log_concentration1": da * a,
-            "log_concentration0": db * b,
+            "logit_mean": (grad_log_a * b - grad_log_b * a) / (a + b),
+            "log_concentration": grad_log_a + grad_log_b,
         }
     raw_scale = np.asarray(factor.raw_scale)
     scale = _softplus(raw_scale)
