@@ -40,7 +40,8 @@ def _scipy_log_prior(nu, totals, m0, sigma):
     return log_eta - np.log(nu)  # |dη/dν| = 1/ν
 
 
-def test_a_minibatch_reads_the_prior_of_its_own_cells(data):
+def informed_model(data):
+    """An nbvcp model with a per-cell informed capture prior, and that prior."""
     prior = informed_capture_prior(data["totals"], m0=data["m0"], sigma=0.3)
     model = ScribeModel(
         "nbvcp",
@@ -49,6 +50,11 @@ def test_a_minibatch_reads_the_prior_of_its_own_cells(data):
         n_genes=N_GENES,
         priors={"p_capture": prior},
     )
+    return model, prior
+
+
+def test_a_minibatch_reads_the_prior_of_its_own_cells(data):
+    model, prior = informed_model(data)
     cells = np.array([41, 3, 17, 58, 9])
     batch = load_counts(data["counts"]).to_device().batch(jnp.asarray(cells))
     nu = np.linspace(0.1, 0.9, cells.size)
@@ -98,14 +104,7 @@ def test_a_prior_of_another_shape_is_refused(data):
 def test_the_log_joint_of_a_minibatch_estimates_the_full_one(data):
     """N / B times the per-cell terms of random minibatches averages to the full-data
     log-joint (the prior of each batch's own cells enters), within 4 standard errors."""
-    prior = informed_capture_prior(data["totals"], m0=data["m0"], sigma=0.3)
-    model = ScribeModel(
-        "nbvcp",
-        get_parameterization("canonical"),
-        n_cells=N_CELLS,
-        n_genes=N_GENES,
-        priors={"p_capture": prior},
-    )
+    model, prior = informed_model(data)
     device = load_counts(data["counts"]).to_device()
     rng = np.random.default_rng(2)
     globals_ = {"p": jnp.asarray(0.6), "r": jnp.full(N_GENES, 3.0)}
