@@ -43,8 +43,8 @@ methods differ: ``--knn-seeds 3`` fits each model with seeds 0, 1, 2 and compare
 scribe's settings (the defaults of the options below) were chosen on these data: Adam's
 learning rate 0.003 for 3,000 steps on the mouse cells: -193.0 nats/cell in about 12 s
 on 2 idle cores, against about -194.5 in 9 s for 2,000 steps and -192.3 in 14 s for 4,000
-(at 0.01, scribe's default, the decoder's softmax underflows to 0 for some cells and
-those steps' losses are infinite);
+(chosen when, at 0.01, scribe's default, scribe 0.1's decoded means underflowed to 0 for
+some cells and those steps' losses were infinite; the log-means of 0.2 do not underflow);
 0.002 for 1,500 steps on the PBMCs (the accuracy hardly depends on it: 0.789 to 0.797,
 mean of seeds 0-4, for 1,000 to 3,000 steps at 0.002 or 0.005, either prior).
 """
