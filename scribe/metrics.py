@@ -154,3 +154,42 @@ def _check_k(k: Any, n_candidates: int) -> None:
 def _check_int(argument: str, value: Any, *, expected: str = "an int") -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{argument} must be {expected}, found {value!r}")
+
+
+def adjusted_rand_index(labels_a: Any, labels_b: Any) -> float:
+    """The adjusted Rand index of two partitions of the same cells (Hubert & Arabie 1985).
+
+    ``(Σ_ij C(n_ij, 2) − E) / (½ (Σ_i C(a_i, 2) + Σ_j C(b_j, 2)) − E)`` with ``n_ij`` the
+    contingency table, ``a``, ``b`` its margins and ``E = Σ_i C(a_i, 2) Σ_j C(b_j, 2) /
+    C(n, 2)``: 1 for identical partitions (up to renaming), about 0 for independent ones.
+
+    Parameters
+    ----------
+    labels_a, labels_b
+        One label per cell (any hashable values), the same number of cells.
+
+    Examples
+    --------
+    >>> adjusted_rand_index([0, 0, 1, 1], ["x", "x", "y", "y"])
+    1.0
+    """
+    a, b = np.asarray(labels_a), np.asarray(labels_b)
+    if a.ndim != 1 or a.shape != b.shape or a.size < 2:
+        raise ValueError(
+            f"labels_a and labels_b must be 1-D of the same length >= 2, found shapes "
+            f"{a.shape} and {b.shape}"
+        )
+    _, rows = np.unique(a, return_inverse=True)
+    _, cols = np.unique(b, return_inverse=True)
+    table = np.zeros((rows.max() + 1, cols.max() + 1))
+    np.add.at(table, (rows, cols), 1.0)
+
+    def pairs(x):
+        return np.sum(x * (x - 1.0) / 2.0)
+
+    index, sum_a, sum_b = pairs(table), pairs(table.sum(1)), pairs(table.sum(0))
+    expected = sum_a * sum_b / (a.size * (a.size - 1.0) / 2.0)
+    maximum = 0.5 * (sum_a + sum_b)
+    if maximum == expected:  # both partitions trivial (one cluster, or all singletons)
+        return 1.0
+    return float((index - expected) / (maximum - expected))

@@ -139,3 +139,19 @@ def test_k_may_use_every_cell_outside_the_fold():
     # k = 16 with 5 folds of 4: every vote is among all other folds' cells, where label 0
     # is the majority, so exactly the 12 label-0 cells are right.
     assert knn_accuracy(GOOD, labels, k=16) == 12 / 20
+
+
+def test_adjusted_rand_index_against_published_values_and_chance():
+    from scribe.metrics import adjusted_rand_index
+
+    # Hubert & Arabie's index on the examples of scikit-learn's documentation.
+    assert np.isclose(adjusted_rand_index([0, 0, 1, 2], [0, 0, 1, 1]), 4 / 7)
+    assert np.isclose(adjusted_rand_index([0, 0, 1, 1], [0, 1, 0, 1]), -0.5)
+    # renaming the labels changes nothing; independent labellings score about 0
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, 3000)
+    assert adjusted_rand_index(a, (a + 1) % 4) == 1.0
+    chance = [adjusted_rand_index(a, rng.integers(0, 4, 3000)) for _ in range(20)]
+    assert abs(np.mean(chance)) < 0.005
+    with pytest.raises(ValueError, match="same length"):
+        adjusted_rand_index([0, 1], [0, 1, 2])

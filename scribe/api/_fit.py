@@ -1,5 +1,6 @@
 """``scribe.fit``: the user's words -> a config -> modules -> a trained ``ScribeResults``."""
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -8,13 +9,23 @@ from typing import Any
 import numpy as np
 import numpyro.distributions as dist
 
-from .._warnings import TrainingWarning
+from .._warnings import McmcWarning, TrainingWarning
 from ..build import build_modules, make_model
-from ..config import FitConfig, McmcConfig, SviConfig, VaeConfig, check_priors
-from ..data import CountData, load_counts
+from ..config import (
+    FitConfig,
+    McmcConfig,
+    SviConfig,
+    VaeConfig,
+    check_priors,
+    describe_priors,
+)
+from ..config._model import DEFAULT_ANNOTATION_CONFIDENCE, DEFAULT_CAPTURE_SIGMA
+from ..data import CountData, annotation_labels, load_counts
 from ..decoders import AbstractDecoder
 from ..encoders import AbstractEncoder
-from ..inference import SviRun, sample, train
+from ..inference import McmcDraws, SviRun, relabel_components, sample, train
+from ..model import ScribeModel
+from ..parameterizations import get_parameterization, informed_capture_prior
 from ..results import ScribeResults, warn_on_diagnostics
 from ._words import fit_config, refuse_unknown
 
@@ -29,6 +40,14 @@ def fit(
     unconstrained: bool = False,
     priors: Mapping[str, dist.Distribution] | None = None,
     guide_rank: int | None = None,
+    n_components: int | None = None,
+    mixture_params: str | tuple[str, ...] | None = None,
+    annotation_key: str | None = None,
+    annotation_confidence: float = DEFAULT_ANNOTATION_CONFIDENCE,
+    annotation_component_order: tuple[str, ...] | None = None,
+    capture_prior: str = "default",
+    mrna_per_cell: float | str | None = None,
+    capture_prior_sigma: float = DEFAULT_CAPTURE_SIGMA,
     inference_method: str = "svi",
     n_steps: int = 25_000,
     batch_size: int | None = None,
@@ -80,6 +99,21 @@ def fit(
     guide_rank
         SVI / VAE: a low-rank Gaussian guide of this rank per global parameter (jointly
         over ``svi.joint_params``); None: mean-field.
+    n_components, mixture_params
+        A mixture of K >= 2 components (SVI and MCMC; ``docs/mixtures.md``), each cell
+        of one of them; ``mixture_params`` names the globals that differ between
+        components ("all", the default: every one; e.g. ``("r",)`` or ``("mu",)``).
+        The weights get a Dirichlet(1) prior; the capture stays per cell.
+    annotation_key, annotation_confidence, annotation_component_order
+        An ``adata.obs`` column of known labels (missing values: unlabelled cells) that
+        nudges a labelled cell's mixture weights to ``softmax(log π + κ·onehot)``
+        (κ = ``annotation_confidence``, default 3), and the label of each component in
+        order (default: the sorted labels); components then carry the label names.
+    capture_prior, mrna_per_cell, capture_prior_sigma
+        ``"biology"``: ``-log ν_c ~ TruncatedNormal(log M0 - log L_c, σ, low=0)``, with
+        ``M0 = mrna_per_cell`` molecules per cell (a number, or "human", "mouse",
+        "yeast", "ecoli") and σ = ``capture_prior_sigma`` (0.3); ``"default"``: the
+        plain capture prior (``docs/priors.md``).
     inference_method
         "svi"; "vae" (a latent ``z`` per cell, encoded from its counts and decoded
         into every gene's NB mean); or "mcmc": NUTS (numpyro) in float64 on the same
@@ -152,6 +186,16 @@ def fit(
         learning_rate=learning_rate,
         seed=seed,
         guide_rank=guide_rank,
+        model_options=dict(
+            n_components=n_components,
+            mixture_params=mixture_params,
+            annotation_key=annotation_key,
+            annotation_confidence=annotation_confidence,
+            annotation_component_order=annotation_component_order,
+            capture_prior=capture_prior,
+            mrna_per_cell=mrna_per_cell,
+            capture_prior_sigma=capture_prior_sigma,
+        ),
         n_samples=n_samples,
         n_warmup=n_warmup,
         n_chains=n_chains,
@@ -175,14 +219,25 @@ def fit(
             f"batch_size must be <= the number of cells ({counts.n_cells}), "
             f"found {config.batch_size}"
         )
+    if config.model.n_components is not None and config.model.n_components > counts.n_cells:
+        raise ValueError(
+            f"n_components must be <= the number of cells ({counts.n_cells}), found "
+            f"{config.model.n_components}"
+        )
+    config, priors, cell_labels = data_dependent(config, priors, data, counts)
     run = dict(checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
     if config.inference_method == "mcmc":
         start = None if svi_init is None else svi_start(svi_init, config, counts)
-        draws = sample(
-            lambda: make_model(config, counts, priors), counts, config=config, start=start, **run
-        )
+
+        def model_of_fit():
+            return make_model(config, counts, priors, cell_labels=cell_labels)
+
+        draws = sample(model_of_fit, counts, config=config, start=start, **run)
+        model = model_of_fit()
+        if model.is_mixture:
+            draws = relabelled(draws, model)
         results = ScribeResults(
-            model=make_model(config, counts, priors),
+            model=model,
             guide=None,
             encoder=None,
             loss_history=np.zeros(0),
@@ -192,7 +247,9 @@ def fit(
         )
         warn_on_diagnostics(results.summary())
         return results
-    modules = build_modules(config, counts, priors, encoder=encoder, decoder=decoder)
+    modules = build_modules(
+        config, counts, priors, encoder=encoder, decoder=decoder, cell_labels=cell_labels
+    )
     trained = train(modules, counts, config=config, **run)
     warn_on_skipped_steps(trained)
     return ScribeResults(
@@ -204,6 +261,60 @@ def fit(
         config=config,
         skipped_steps=trained.skipped_steps,
     )
+
+
+def data_dependent(
+    config: FitConfig, priors: dict, data: Any, counts: CountData
+) -> tuple[FitConfig, dict, np.ndarray | None]:
+    """What the config's model takes from the data: an annotation's per-cell component
+    codes (and the label order, recorded in the config) and the biology-informed capture
+    prior of each cell's total (added to ``priors`` and recorded as a user prior)."""
+    model = config.model
+    cell_labels = None
+    if model.annotation_key is not None:
+        cell_labels, order = annotation_labels(
+            data, model.annotation_key, model.n_components, model.annotation_component_order
+        )
+        model = dataclasses.replace(model, annotation_component_order=order)
+    if model.capture_prior == "biology":
+        coordinate = get_parameterization(model.parameterization).capture_coordinate
+        if coordinate in priors:
+            raise ValueError(
+                f"capture_prior='biology' sets the prior of {coordinate!r}, which priors= "
+                "also sets: pass one of them"
+            )
+        if np.any(counts.total_counts <= 0):
+            raise ValueError(
+                f"capture_prior='biology' needs every cell's total count > 0; "
+                f"{int(np.sum(counts.total_counts <= 0))} cells have none (drop them)"
+            )
+        priors = {
+            **priors,
+            coordinate: informed_capture_prior(
+                counts.total_counts,
+                m0=model.mrna_per_cell,
+                sigma=model.capture_prior_sigma,
+                coordinate=coordinate,
+            ),
+        }
+        model = dataclasses.replace(model, priors=describe_priors(priors))
+    return dataclasses.replace(config, model=model), priors, cell_labels
+
+
+def relabelled(draws: McmcDraws, model: ScribeModel) -> McmcDraws:
+    """A mixture's draws in one labelling of the components (``relabel_components``:
+    each draw's permutation nearest the draw of highest log-joint, refined against the
+    relabelled means), with a ``McmcWarning`` when any draw was relabelled."""
+    draws, report = relabel_components(draws, model.mixture_params, model.n_components)
+    if report.switched:
+        warnings.warn(
+            f"label switching: {report.n_permuted} of {report.n_draws} MCMC draws (per chain "
+            f"{report.per_chain}) had their components permuted relative to the draw of "
+            "highest log-joint; they were relabelled to match it (docs/mixtures.md)",
+            McmcWarning,
+            stacklevel=3,
+        )
+    return draws
 
 
 def warn_on_skipped_steps(run: SviRun) -> None:

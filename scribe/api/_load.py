@@ -66,8 +66,10 @@ def load(
     elif encoder is not None or decoder is not None:
         raise ValueError("encoder and decoder apply to VAE results; these are not")
     guide = draws = None
+    labels = metadata.get("cell_labels")
+    labels = None if labels is None else np.asarray(labels, np.int32)
     if config.inference_method == "mcmc":
-        model = make_model(config, skeleton_counts, priors)
+        model = make_model(config, skeleton_counts, priors, cell_labels=labels)
         draws = empty_draws(model, config, skeleton_counts.n_cells)
     else:
         modules = build_modules(
@@ -77,6 +79,7 @@ def load(
             encoder=encoder,
             decoder=decoder,
             reference_gene=metadata.get("reference_gene"),
+            cell_labels=labels,
         )
         model, guide, encoder = modules.model, modules.guide, modules.encoder
     networks = model.networks

@@ -100,6 +100,7 @@ def fit_config(
     latent_dim: int | None,
     encoder: Any,
     decoder: Any,
+    model_options: dict | None = None,
     **settings: Any,
 ) -> FitConfig:
     """The ``FitConfig`` of ``fit``'s keywords (``settings``: the ones that are config
@@ -119,6 +120,7 @@ def fit_config(
             parameterization=parameterization,
             unconstrained=unconstrained,
             priors=describe_priors(priors),
+            **(model_options or {}),
         ),
         inference_method=inference_method,
         latent_dim=latent_dim,

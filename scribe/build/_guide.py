@@ -12,7 +12,7 @@ from ..encoders import AbstractEncoder, CaptureEncoder, FreeEncoder
 from ..guides import AbstractGuide, ParamSpec, make_guide
 from ..model import ScribeModel
 from ..parameterizations import unconstrained_transform
-from ._initial import moment_estimates
+from ._initial import capture_start, starting_values
 
 
 def make_guide_and_encoder(
@@ -33,9 +33,7 @@ def make_guide_and_encoder(
     ValueError
         ``joint_params`` names a parameter the model does not sample.
     """
-    start = moment_estimates(
-        counts, variable_capture=bool(model.local_priors), of_totals=model.models_totals
-    )
+    start = starting_values(model, counts, seed=config.seed, capture=capture_start(model))
     shapes = model.global_shapes
     rank, joint = config.guide_rank, config.svi.joint_params
     if joint is not None:
@@ -54,7 +52,7 @@ def make_guide_and_encoder(
         unconstrained=config.model.unconstrained,
         rank=rank,
         joint=joint,
-        init={n: np.reshape(start[n], shape) for n, shape in shapes.items()},
+        init={n: start[n] for n in shapes},
     )
     encoder = None
     if model.decoder is None and model.local_names:

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+import numpy as np
 import numpyro.distributions as dist
 
 from ..config import FitConfig
@@ -16,6 +17,7 @@ def make_model(
     priors: Mapping[str, dist.Distribution] | None = None,
     *,
     networks: VAENetworks | None = None,
+    cell_labels: np.ndarray | None = None,
 ) -> ScribeModel:
     """The ``ScribeModel`` of ``config`` on data shaped like ``counts``.
 
@@ -30,6 +32,9 @@ def make_model(
         holds their descriptions).
     networks
         A VAE's decoder and latent prior (``make_vae_networks``); None otherwise.
+    cell_labels
+        An annotation-guided mixture's component of each cell (−1: unlabelled), from
+        ``scribe.data.annotation_labels``.
     """
     decoder = latent_prior = None
     if networks is not None:
@@ -43,4 +48,8 @@ def make_model(
         priors=priors,
         decoder=decoder,
         latent_prior=latent_prior,
+        n_components=config.model.n_components,
+        mixture_params=config.model.mixture_params,
+        cell_labels=cell_labels,
+        annotation_confidence=config.model.annotation_confidence,
     )

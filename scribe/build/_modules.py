@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import NamedTuple
 
+import numpy as np
 import numpyro.distributions as dist
 
 from ..config import FitConfig
@@ -33,6 +34,7 @@ def build_modules(
     encoder: AbstractEncoder | None = None,
     decoder: AbstractDecoder | None = None,
     reference_gene: int | None = None,
+    cell_labels: np.ndarray | None = None,
 ) -> Modules:
     """The model, guide and encoder an SVI or VAE fit of ``config`` starts from.
 
@@ -48,13 +50,15 @@ def build_modules(
         A VAE's user-built modules (None: scribe's defaults).
     reference_gene
         The LNM decoder's ALR reference (None: chosen from ``counts``).
+    cell_labels
+        An annotation-guided mixture's component of each cell (−1: unlabelled).
     """
     networks = None
     if config.inference_method == "vae":
         encoder, networks = make_vae_networks(
             config, counts, encoder=encoder, decoder=decoder, reference_gene=reference_gene
         )
-    model = make_model(config, counts, priors, networks=networks)
+    model = make_model(config, counts, priors, networks=networks, cell_labels=cell_labels)
     guide, default_encoder = make_guide_and_encoder(model, config, counts)
     encoder = default_encoder if encoder is None else checked_encoder(encoder, model)
     return Modules(model=model, guide=guide, encoder=encoder)

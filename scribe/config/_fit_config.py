@@ -147,6 +147,12 @@ class FitConfig:
 
     def _check_vae(self) -> None:
         self._check_model_method(VAE_MODELS)
+        if self.model.n_components is not None:
+            raise ValueError(
+                "a VAE's latent z already places each cell on a continuum of cell states; "
+                "n_components (a mixture of cell types) is fitted by inference_method="
+                "'svi' or 'mcmc'"
+            )
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", DEFAULT_LATENT_DIM)
         model = self.model
@@ -174,6 +180,10 @@ class FitConfig:
 
     def _check_mcmc(self) -> None:
         self._check_model_method((*NB_MODELS, *TWO_STATE_MODELS))
+        if self.model.n_components is not None and self.model.model not in NB_MODELS:
+            raise ValueError(
+                f"n_components applies to the NB models {NB_MODELS}; found {self.model.model!r}"
+            )
         self._refuse_vae_settings()
         if self.guide_rank is not None:
             raise ValueError(

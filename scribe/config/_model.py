@@ -4,8 +4,14 @@ import dataclasses
 
 from ..likelihoods import MODELS
 from ..likelihoods._models import model_spec
-from ..parameterizations import PARAMETERIZATIONS, get_parameterization
-from ._checks import check_bool
+from ..parameterizations import MRNA_PER_CELL, PARAMETERIZATIONS, get_parameterization
+from ._checks import check_bool, check_optional_int, check_positive_float
+
+CAPTURE_PRIORS = ("default", "biology")
+# The sd of -log(capture) around log(M0 / total) (MATH.md; the original's code, not its docs).
+DEFAULT_CAPTURE_SIGMA = 0.3
+# Annotation confidence kappa (MATH.md: softmax(log pi + kappa * onehot)).
+DEFAULT_ANNOTATION_CONFIDENCE = 3.0
 
 NB_MODELS = ("nbdm", "zinb", "nbvcp", "zinbvcp")
 TWO_STATE_MODELS = ("twostate", "twostatevcp")  # fitted by MCMC
@@ -37,12 +43,35 @@ class ModelConfig:
     priors
         ``(name, description)`` of each user prior (``fit``'s ``priors=``), sorted by
         name; the distributions themselves travel beside the config.
+    n_components
+        K >= 2 for a K-component mixture (None: one component).
+    mixture_params
+        The global parameters that differ between components (None: all of them but
+        the mixing weights); the capture is always per cell, shared by the components.
+    annotation_key, annotation_confidence, annotation_component_order
+        Annotation-guided mixture: the ``adata.obs`` column of per-cell labels (missing
+        values: unlabelled), the nudge kappa of a labelled cell's weights
+        (softmax(log pi + kappa onehot)), and the label of each component in order
+        (None: the sorted labels; ``fit`` records the order it used).
+    capture_prior, mrna_per_cell, capture_prior_sigma
+        ``"default"`` (the parameterization's capture prior) or ``"biology"``:
+        ``-log nu_c ~ TruncatedNormal(log M0 - log L_c, sigma, low=0)`` with
+        ``M0 = mrna_per_cell`` molecules per cell (a number, or a preset of
+        ``MRNA_PER_CELL``, stored as its number) and ``L_c`` the cell's total count.
     """
 
     model: str = "nbvcp"
     parameterization: str | None = None
     unconstrained: bool = False
     priors: tuple[tuple[str, str], ...] = ()
+    n_components: int | None = None
+    mixture_params: tuple[str, ...] | None = None
+    annotation_key: str | None = None
+    annotation_confidence: float = DEFAULT_ANNOTATION_CONFIDENCE
+    annotation_component_order: tuple[str, ...] | None = None
+    capture_prior: str = "default"
+    mrna_per_cell: float | None = None
+    capture_prior_sigma: float = DEFAULT_CAPTURE_SIGMA
 
     def __post_init__(self):
         if not isinstance(self.model, str) or self.model not in MODELS:
@@ -67,6 +96,76 @@ class ModelConfig:
         object.__setattr__(self, "parameterization", canonical)
         check_bool("unconstrained", self.unconstrained)
         object.__setattr__(self, "priors", tuple(tuple(p) for p in self.priors))
+        self._check_mixture()
+        self._check_capture_prior()
+
+    def _check_mixture(self) -> None:
+        check_optional_int("n_components", self.n_components, low=2)
+        mixture = self.n_components is not None
+        params = self.mixture_params
+        if params == "all":
+            params = None
+        if params is not None:
+            if isinstance(params, str):
+                params = (params,)
+            if not all(isinstance(n, str) for n in params) or not params:
+                raise TypeError(
+                    f"mixture_params must be 'all' or a non-empty sequence of parameter "
+                    f"names, found {self.mixture_params!r}"
+                )
+            params = tuple(params)
+        object.__setattr__(self, "mixture_params", params)
+        if params is not None and not mixture:
+            raise ValueError("mixture_params needs a mixture: pass n_components=K (K >= 2)")
+        key, order = self.annotation_key, self.annotation_component_order
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"annotation_key must be an obs column name, found {key!r}")
+        if key is not None and not mixture:
+            raise ValueError("annotation_key guides a mixture: pass n_components=K (K >= 2)")
+        check_positive_float("annotation_confidence", self.annotation_confidence)
+        if order is not None:
+            if key is None:
+                raise ValueError("annotation_component_order needs annotation_key")
+            order = tuple(str(label) for label in order)
+            if len(set(order)) != len(order):
+                raise ValueError(f"annotation_component_order repeats a label: {order}")
+            if len(order) > self.n_components:
+                raise ValueError(
+                    f"annotation_component_order names {len(order)} labels for "
+                    f"n_components={self.n_components} components"
+                )
+            object.__setattr__(self, "annotation_component_order", order)
+
+    def _check_capture_prior(self) -> None:
+        if self.capture_prior not in CAPTURE_PRIORS:
+            raise ValueError(
+                f"capture_prior must be one of {CAPTURE_PRIORS}, found {self.capture_prior!r}"
+            )
+        check_positive_float("capture_prior_sigma", self.capture_prior_sigma)
+        m0 = self.mrna_per_cell
+        if self.capture_prior == "default":
+            if m0 is not None:
+                raise ValueError("mrna_per_cell goes with capture_prior='biology'")
+            return
+        if not self.variable_capture:
+            raise ValueError(
+                f"capture_prior='biology' is a prior on each cell's capture; model "
+                f"{self.model!r} has none"
+            )
+        if isinstance(m0, str):
+            if m0 not in MRNA_PER_CELL:
+                raise ValueError(
+                    f"mrna_per_cell must be a number or one of {sorted(MRNA_PER_CELL)}, "
+                    f"found {m0!r}"
+                )
+            m0 = MRNA_PER_CELL[m0]
+        if m0 is None:
+            raise ValueError(
+                "capture_prior='biology' needs mrna_per_cell (molecules per cell, or one "
+                f"of {sorted(MRNA_PER_CELL)})"
+            )
+        check_positive_float("mrna_per_cell", m0)
+        object.__setattr__(self, "mrna_per_cell", float(m0))
 
     @property
     def zero_inflated(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,16 @@ class CountData:
         """Nonzero slots for randomly drawn batches (see `DeviceCounts.sample_batch`)."""
         return sampling_capacity(
             self.row_nnz, batch_size, overflow_probability=overflow_probability
+        )
+
+    def take_cells(self, cells: Int[np.ndarray, " kept"]) -> CountData:
+        """A new CountData of the rows ``cells`` (in that order), every gene kept."""
+        return dataclasses.replace(
+            self,
+            matrix=sp.csr_array(self.matrix[cells]),
+            cell_names=self.cell_names[cells],
+            total_counts=self.total_counts[cells],
+            kept_cells=self.kept_cells[cells],
         )
 
     def drop_empty(self) -> CountData:

@@ -2,7 +2,7 @@
 
 import abc
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import equinox as eqx
 import jax
@@ -12,7 +12,14 @@ import numpyro.distributions as dist
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ._factors import AbstractFactor
-from ._spec import ParamSpec, check_genes, replace_fields
+from ._spec import (
+    ParamSpec,
+    Restriction,
+    check_restriction,
+    component_restriction,
+    gene_restriction,
+    replace_fields,
+)
 
 
 class AbstractGuide(eqx.Module):
@@ -76,6 +83,41 @@ class AbstractGuide(eqx.Module):
         """Marginal distribution of each parameter, batch shape ``spec.shape``."""
 
     @abc.abstractmethod
+    def restrict(self, keep: Restriction) -> "AbstractGuide":
+        """The guide's exact marginal over some of its values, as a guide of the same kind.
+
+        The one restriction ``subset_genes`` and ``select_component`` are built on. Each
+        kept parameter's flattened values become those at the given positions of its
+        old flattened values, reshaped to its new spec; parameters absent from ``keep``
+        are dropped (factors left with nothing go, and so do their rows of a joint
+        factor). For a Gaussian (low-rank) factor the rows of ``loc``, ``W`` and the
+        diagonal at the kept coordinates are kept, which is exactly the marginal; a
+        block left with fewer coordinates than columns of ``W`` is re-factored by an
+        SVD to as many columns with the same covariance, and ``rank`` (and ``joint``)
+        are adjusted to the kept parameters.
+
+        Parameters
+        ----------
+        keep
+            For each kept parameter name, its new ``ParamSpec`` (same name and
+            transform) and the positions, in the old spec's flattened values, of the
+            new spec's flattened values: ``new.size`` distinct integers in
+            ``[0, old.size)``. At least one parameter.
+
+        Returns
+        -------
+        AbstractGuide
+            A new guide of the same class, its specs those of ``keep`` in the order of
+            this guide's; this one is unchanged.
+
+        Raises
+        ------
+        ValueError
+            For an empty ``keep``, a name not in the guide, a spec of another name or
+            transform, or positions of the wrong length, outside the old values, or
+            repeated.
+        """
+
     def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "AbstractGuide":
         """The guide's exact marginal over some genes, as a guide of the same kind.
 
@@ -104,6 +146,58 @@ class AbstractGuide(eqx.Module):
         IndexError
             For ``genes`` outside ``[0, n_genes)``.
         """
+        return self.restrict(gene_restriction(self.specs, genes))
+
+    def select_component(
+        self, k: int, components: Collection[str], drop: Collection[str] = ()
+    ) -> "AbstractGuide":
+        """The guide's exact marginal over one mixture component, as a guide of the same kind.
+
+        Each parameter in ``components`` has a leading component axis, shape
+        ``(n_components, *rest)``; in the result it has shape ``rest``, its values at
+        index ``k`` of that axis. Parameters in ``drop`` (the mixing weights, say) are
+        left out, and all others kept whole. As for ``subset_genes``, a Gaussian
+        (low-rank) factor keeps its rows at the kept coordinates, re-factored where
+        fewer coordinates than columns remain; ``rank`` shrinks accordingly, and the
+        names in ``drop`` leave a ``JointLowRank``'s ``joint``.
+
+        Parameters
+        ----------
+        k
+            The component: an int in ``[0, n_components)``.
+        components
+            Names of the per-component parameters, at least one; each must have a
+            leading axis, of the same size ``n_components`` for all.
+        drop
+            Names of parameters to leave out.
+
+        Returns
+        -------
+        AbstractGuide
+            A new guide of the same class; this one is unchanged.
+
+        Raises
+        ------
+        ValueError
+            For a name not in the guide (the message lists the valid ones), a name in
+            both ``components`` and ``drop``, no ``components``, a component parameter
+            of shape ``()`` or leading axes of different sizes, and a ``k`` that is not
+            an int.
+        IndexError
+            For ``k`` outside ``[0, n_components)``.
+
+        Examples
+        --------
+        >>> from scribe.guides import MeanFieldUnconstrained, ParamSpec
+        >>> specs = [ParamSpec(name="r", shape=(2, 4)), ParamSpec(name="mu", shape=(2,))]
+        >>> guide = MeanFieldUnconstrained(specs, init={"r": [[1.0], [3.0]]})
+        >>> one = guide.select_component(1, components=("r",), drop=("mu",))
+        >>> one.specs
+        (ParamSpec(name='r', shape=(4,), transform='softplus'),)
+        >>> [round(float(x), 6) for x in one.median()["r"]]
+        [3.0, 3.0, 3.0, 3.0]
+        """
+        return self.restrict(component_restriction(self.specs, k, components, drop))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -193,13 +287,17 @@ class AbstractProductGuide(AbstractGuide):
         return {s.name: marginals[s.name] for s in self.specs}
 
 
-def subset_factors(guide: AbstractProductGuide, genes: Int[ArrayLike, " kept"]):
-    """``guide`` with every spec and factor restricted to ``genes`` (see ``subset_genes``)."""
-    genes = check_genes(guide.specs, genes)
+def restrict_factors(guide: AbstractProductGuide, keep: Restriction):
+    """``guide`` with its specs and factors restricted to ``keep`` (see ``restrict``).
+
+    Fields other than ``specs`` and ``factors`` (a rank, say) are the caller's to adjust.
+    """
+    keep = check_restriction(guide.specs, keep)
+    factors = (factor.restrict(keep) for factor in guide.factors)
     return replace_fields(
         guide,
-        specs=tuple(s.subset_genes(len(genes)) for s in guide.specs),
-        factors=tuple(f.subset_genes(genes) for f in guide.factors),
+        specs=tuple(new for new, _ in keep.values()),
+        factors=tuple(factor for factor in factors if factor is not None),
     )
 
 

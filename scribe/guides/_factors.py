@@ -22,7 +22,7 @@ import numpyro.distributions as dist
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ..parameterizations import Beta, BetaPrime
-from ._spec import ParamSpec, get_bijection, inverse_softplus, replace_fields
+from ._spec import ParamSpec, Restriction, get_bijection, inverse_softplus, replace_fields
 
 # Initial standard deviation of every Normal on an unconstrained coordinate, and about
 # that of every initial Beta's log-odds: a moderate spread around ``init``.
@@ -83,11 +83,22 @@ class AbstractFactor(eqx.Module):
         """Per-parameter marginal distributions in constrained space."""
 
     @abc.abstractmethod
-    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "AbstractFactor":
-        """The factor's exact marginal over the kept ``genes`` (checked by the guide).
+    def restrict(self, keep: Restriction) -> "AbstractFactor | None":
+        """The factor's exact marginal over some of its values (``keep`` checked by the guide).
 
-        Per-gene values (the last axis of a spec with a shape) are taken at ``genes``, in
-        that order; shared ones are kept.
+        Parameters
+        ----------
+        keep
+            For each kept parameter, its new spec and the positions, in its flattened
+            values, of the new spec's flattened values (distinct, one per new value).
+            Parameters of this factor absent from ``keep`` are dropped; names of other
+            factors' parameters are ignored.
+
+        Returns
+        -------
+        AbstractFactor or None
+            A factor of the same class over the kept values, or ``None`` where none of
+            its parameters is kept.
         """
 
 
@@ -139,12 +150,15 @@ class NormalFactor(AbstractFactor):
         scale = jax.nn.softplus(self.raw_scale)
         return {self.spec.name: normal_marginal(self.loc, scale, self.bijection)}
 
-    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "NormalFactor":
+    def restrict(self, keep: Restriction) -> "NormalFactor | None":
+        if self.spec.name not in keep:
+            return None
+        spec, positions = keep[self.spec.name]
         return replace_fields(
             self,
-            spec=self.spec.subset_genes(len(genes)),
-            loc=_take_genes(self.spec, self.loc, genes),
-            raw_scale=_take_genes(self.spec, self.raw_scale, genes),
+            spec=spec,
+            loc=_take(self.loc, spec, positions),
+            raw_scale=_take(self.raw_scale, spec, positions),
         )
 
 
@@ -247,12 +261,15 @@ class BetaFactor(AbstractFactor):
     def marginals(self) -> dict[str, dist.Distribution]:
         return {self.spec.name: self._distribution()}
 
-    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "BetaFactor":
+    def restrict(self, keep: Restriction) -> "BetaFactor | None":
+        if self.spec.name not in keep:
+            return None
+        spec, positions = keep[self.spec.name]
         return replace_fields(
             self,
-            spec=self.spec.subset_genes(len(genes)),
-            logit_mean=_take_genes(self.spec, self.logit_mean, genes),
-            log_concentration=_take_genes(self.spec, self.log_concentration, genes),
+            spec=spec,
+            logit_mean=_take(self.logit_mean, spec, positions),
+            log_concentration=_take(self.log_concentration, spec, positions),
         )
 
 
@@ -336,13 +353,14 @@ class LowRankNormalFactor(AbstractFactor):
         blocks = zip(self.specs, self._split(self.loc), self._split(scale), strict=True)
         return {s.name: normal_marginal(loc, sd, s.bijection) for s, loc, sd in blocks}
 
-    def subset_genes(self, genes: Int[np.ndarray, " kept"]) -> "LowRankNormalFactor":
+    def restrict(self, keep: Restriction) -> "LowRankNormalFactor | None":
         # The marginal of a Gaussian over some coordinates keeps their rows of loc, W and
         # the diagonal: covariance rows and columns of W Wᵀ + diag(scale²) at once.
         offsets = np.cumsum([0] + [s.size for s in self.specs])[:-1]
-        rows = np.concatenate(
-            [o + s.gene_positions(genes) for o, s in zip(offsets, self.specs, strict=True)]
-        )
+        kept = [(o, s) for o, s in zip(offsets, self.specs, strict=True) if s.name in keep]
+        if not kept:
+            return None
+        rows = np.concatenate([o + keep[s.name][1] for o, s in kept])
         cov_factor = self.cov_factor[rows]
         if rows.size < cov_factor.shape[1]:
             # More columns than coordinates: an SVD gives the same W Wᵀ with as many
@@ -351,13 +369,13 @@ class LowRankNormalFactor(AbstractFactor):
             cov_factor = u * s[None, :]
         return replace_fields(
             self,
-            specs=tuple(s.subset_genes(len(genes)) for s in self.specs),
+            specs=tuple(keep[s.name][0] for _, s in kept),
             loc=self.loc[rows],
             cov_factor=cov_factor,
             raw_scale=self.raw_scale[rows],
         )
 
 
-def _take_genes(spec: ParamSpec, x: Array, genes: Int[np.ndarray, " kept"]) -> Array:
-    """``x`` (of ``spec``'s shape) at the kept genes, its last axis; shared ``x`` as is."""
-    return x[..., genes] if spec.shape else x
+def _take(x: Array, spec: ParamSpec, positions: Int[np.ndarray, " values"]) -> Array:
+    """The flattened ``x`` at ``positions``, in the shape of the new ``spec``."""
+    return jnp.ravel(x)[positions].reshape(spec.shape)

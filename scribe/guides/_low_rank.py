@@ -4,11 +4,11 @@ from collections.abc import Iterable, Mapping
 from numbers import Integral
 
 import equinox as eqx
-from jaxtyping import ArrayLike, Int
+from jaxtyping import ArrayLike
 
-from ._abstract import AbstractProductGuide, subset_factors
+from ._abstract import AbstractProductGuide, restrict_factors
 from ._factors import LowRankNormalFactor
-from ._spec import ParamSpec, check_specs, initial_values, replace_fields
+from ._spec import ParamSpec, Restriction, check_specs, initial_values, replace_fields
 
 
 def check_rank(rank: int, dim: int, applies_to: str) -> int:
@@ -98,11 +98,11 @@ class LowRank(AbstractProductGuide):
         values = initial_values(self.specs, init)
         self.factors = _factors([(s,) for s in self.specs], self.rank, values)
 
-    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "LowRank":
-        subset = subset_factors(self, genes)
-        # The rank check of __init__, for the subset's largest parameter.
-        largest = max(s.size for s in subset.specs)
-        return replace_fields(subset, rank=min(self.rank, largest))
+    def restrict(self, keep: Restriction) -> "LowRank":
+        restricted = restrict_factors(self, keep)
+        # The rank check of __init__, for the restriction's largest parameter.
+        largest = max(s.size for s in restricted.specs)
+        return replace_fields(restricted, rank=min(self.rank, largest))
 
 
 class JointLowRank(AbstractProductGuide):
@@ -125,6 +125,12 @@ class JointLowRank(AbstractProductGuide):
         ``min(rank, size)``.
     init
         Constrained starting values by name, as in ``LowRank``.
+
+    Notes
+    -----
+    ``select_component`` (and ``restrict``) may drop joint parameters: ``joint`` then
+    names the kept ones only, possibly fewer than two (or none, when the joint factor
+    is gone), which ``__init__`` would refuse; the guide is still the exact marginal.
 
     Examples
     --------
@@ -160,8 +166,14 @@ class JointLowRank(AbstractProductGuide):
         rest = [(s,) for s in self.specs if s.name not in self.joint]
         self.factors = _factors([joint_specs, *rest], self.rank, values)
 
-    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "JointLowRank":
-        subset = subset_factors(self, genes)
-        # The rank check of __init__, for the subset's joint dimension.
-        dim = sum(s.size for s in subset.specs if s.name in self.joint)
-        return replace_fields(subset, rank=min(self.rank, dim))
+    def restrict(self, keep: Restriction) -> "JointLowRank":
+        restricted = restrict_factors(self, keep)
+        # Dropped parameters leave ``joint``; the rank check of __init__ then applies to
+        # the kept joint dimension, or, with no joint parameter left, to the largest
+        # parameter (whose factor has min(rank, size) columns, as in LowRank).
+        joint = tuple(n for n in self.joint if n in keep)
+        if joint:
+            dim = sum(s.size for s in restricted.specs if s.name in joint)
+        else:
+            dim = max(s.size for s in restricted.specs)
+        return replace_fields(restricted, joint=joint, rank=min(self.rank, dim))

@@ -3,12 +3,12 @@
 from collections.abc import Iterable, Mapping
 
 import equinox as eqx
-from jaxtyping import ArrayLike, Int
+from jaxtyping import ArrayLike
 
 from ..parameterizations import BetaPrime, default_prior
-from ._abstract import AbstractProductGuide, subset_factors
+from ._abstract import AbstractProductGuide, restrict_factors
 from ._factors import AbstractFactor, BetaFactor, NormalFactor
-from ._spec import ParamSpec, check_specs, initial_values
+from ._spec import ParamSpec, Restriction, check_specs, initial_values
 
 
 def _constrained_factor(spec: ParamSpec, value) -> AbstractFactor:
@@ -60,8 +60,8 @@ class MeanFieldConstrained(AbstractProductGuide):
         values = initial_values(self.specs, init)
         self.factors = tuple(_constrained_factor(s, values[s.name]) for s in self.specs)
 
-    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "MeanFieldConstrained":
-        return subset_factors(self, genes)
+    def restrict(self, keep: Restriction) -> "MeanFieldConstrained":
+        return restrict_factors(self, keep)
 
 
 class MeanFieldUnconstrained(AbstractProductGuide):
@@ -99,5 +99,5 @@ class MeanFieldUnconstrained(AbstractProductGuide):
         values = initial_values(self.specs, init)
         self.factors = tuple(NormalFactor(s, s.bijection, values[s.name]) for s in self.specs)
 
-    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "MeanFieldUnconstrained":
-        return subset_factors(self, genes)
+    def restrict(self, keep: Restriction) -> "MeanFieldUnconstrained":
+        return restrict_factors(self, keep)

@@ -2,10 +2,10 @@
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -116,6 +116,41 @@ class ParamSpec:
             return np.arange(1)
         return np.arange(self.size).reshape(self.shape)[..., genes].reshape(-1)
 
+    def select_component(self) -> "ParamSpec":
+        """This spec for one mixture component: the leading (component) axis removed.
+
+        ``(n_components, n_genes)`` becomes ``(n_genes,)``, ``(n_components,)`` becomes
+        ``()``.
+
+        Raises
+        ------
+        ValueError
+            For a shared spec (shape ``()``), which has no component axis.
+        """
+        if not self.shape:
+            raise ValueError(
+                f"ParamSpec {self.name!r} has shape (), with no leading component axis."
+            )
+        return dataclasses.replace(self, shape=self.shape[1:])
+
+    def component_positions(self, k: int) -> Int[np.ndarray, " values"]:
+        """Positions, in the flattened values, of the entries of component ``k``.
+
+        The component axis is the first one, so these are ``size // shape[0]``
+        consecutive positions, in the order of ``select_component``'s flattened shape.
+        """
+        if not self.shape:
+            raise ValueError(
+                f"ParamSpec {self.name!r} has shape (), with no leading component axis."
+            )
+        return np.arange(self.size).reshape(self.shape)[k].reshape(-1)
+
+
+# What a guide is restricted to (``AbstractGuide.restrict``): for each kept parameter,
+# its new spec and the positions, in the old spec's flattened values, of its new
+# flattened values. A parameter absent from the mapping is dropped.
+Restriction: TypeAlias = Mapping[str, tuple[ParamSpec, Int[np.ndarray, " values"]]]
+
 
 _BIJECTIONS: dict[str, type[Transform]] = {
     "sigmoid": SigmoidTransform,
@@ -212,6 +247,146 @@ def check_genes(
     if np.unique(genes).size < genes.size:
         raise ValueError(f"genes must be distinct, found {genes.tolist()}.")
     return genes
+
+
+def gene_restriction(
+    specs: tuple[ParamSpec, ...], genes: Int[ArrayLike, " kept"]
+) -> dict[str, tuple[ParamSpec, Int[np.ndarray, " values"]]]:
+    """The restriction of ``specs`` to some genes (see ``AbstractGuide.subset_genes``).
+
+    Every parameter is kept: per-gene ones at ``genes`` (checked by ``check_genes``),
+    shared ones whole.
+    """
+    genes = check_genes(specs, genes)
+    return {s.name: (s.subset_genes(len(genes)), s.gene_positions(genes)) for s in specs}
+
+
+def _check_names(kind: str, names: Collection[str], valid: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` as a tuple without repeats, each in ``valid``."""
+    if isinstance(names, str):
+        raise ValueError(f"{kind} must be a collection of names, got the string {names!r}.")
+    names = tuple(dict.fromkeys(names))
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ValueError(f"{kind} names {unknown}, not in the guide; valid names: {valid}.")
+    return names
+
+
+def component_restriction(
+    specs: tuple[ParamSpec, ...],
+    k: int,
+    components: Collection[str],
+    drop: Collection[str] = (),
+) -> dict[str, tuple[ParamSpec, Int[np.ndarray, " values"]]]:
+    """The restriction of ``specs`` to mixture component ``k``.
+
+    See ``AbstractGuide.select_component``: parameters in ``components`` are taken at
+    index ``k`` of their leading axis, those in ``drop`` are left out, and the others
+    kept whole.
+
+    Parameters
+    ----------
+    specs
+        The guide's specs.
+    k
+        An int in ``[0, n_components)``.
+    components
+        Names of the per-component parameters; every one must have a leading axis, of
+        the same size ``n_components`` for all.
+    drop
+        Names of parameters to leave out (the mixing weights, say).
+
+    Returns
+    -------
+    dict[str, tuple[ParamSpec, np.ndarray]]
+        New spec and flattened positions of each kept parameter, in the order of
+        ``specs``.
+
+    Raises
+    ------
+    ValueError
+        For names not in ``specs``, a name in both ``components`` and ``drop``, no
+        ``components``, one without a leading axis or leading axes of different sizes,
+        and a ``k`` that is not an int.
+    IndexError
+        For ``k`` outside ``[0, n_components)``.
+    """
+    names = tuple(s.name for s in specs)
+    components = _check_names("components", components, names)
+    drop = _check_names("drop", drop, names)
+    if not components:
+        raise ValueError("components must name at least one per-component parameter.")
+    both = [n for n in components if n in drop]
+    if both:
+        raise ValueError(f"{both} are named in both components and drop.")
+    by_name = {s.name: s for s in specs}
+    shared = [n for n in components if not by_name[n].shape]
+    if shared:
+        raise ValueError(
+            f"components names {shared}, of shape (): they have no leading component axis."
+        )
+    sizes = {n: by_name[n].shape[0] for n in components}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(
+            f"components disagree on the number of components (leading axis): {sizes}."
+        )
+    n = sizes[components[0]]
+    if isinstance(k, bool) or not isinstance(k, Integral):
+        raise ValueError(f"k must be an int in [0, K) = [0, {n}), got {k!r} (K = {n}).")
+    if not 0 <= k < n:
+        raise IndexError(f"k = {k} is outside [0, K) = [0, {n}) (K = {n}).")
+    # Components are never dropped, so at least one parameter is kept.
+    return {
+        s.name: (s.select_component(), s.component_positions(int(k)))
+        if s.name in components
+        else (s, np.arange(s.size))
+        for s in specs
+        if s.name not in drop
+    }
+
+
+def check_restriction(
+    specs: tuple[ParamSpec, ...], keep: Restriction
+) -> dict[str, tuple[ParamSpec, Int[np.ndarray, " values"]]]:
+    """``keep`` checked against ``specs``, in their order, positions as numpy arrays.
+
+    Each kept name must be in ``specs``; its new spec must share the name and
+    transform of the old one, and its positions must be distinct integers in
+    ``[0, old.size)``, one per new value. At least one parameter must be kept.
+    """
+    names = tuple(s.name for s in specs)
+    unknown = [n for n in keep if n not in names]
+    if unknown:
+        raise ValueError(f"keep names {unknown}, not in the guide; valid names: {names}.")
+    if not keep:
+        raise ValueError("keep must name at least one parameter; a guide needs one.")
+    checked = {}
+    for old in specs:
+        if old.name not in keep:
+            continue
+        new, positions = keep[old.name]
+        if not isinstance(new, ParamSpec) or (new.name, new.transform) != (
+            old.name,
+            old.transform,
+        ):
+            raise ValueError(
+                f"keep[{old.name!r}] must hold a ParamSpec of the same name and transform "
+                f"as {old}, got {new!r}."
+            )
+        positions = np.asarray(positions)
+        valid = (
+            positions.shape == (new.size,)
+            and np.issubdtype(positions.dtype, np.integer)
+            and np.all((positions >= 0) & (positions < old.size))
+            and np.unique(positions).size == positions.size
+        )
+        if not valid:
+            raise ValueError(
+                f"keep[{old.name!r}] positions must be {new.size} distinct integers in "
+                f"[0, {old.size}), got shape {positions.shape} and dtype {positions.dtype}."
+            )
+        checked[old.name] = (new, positions)
+    return checked
 
 
 Module = TypeVar("Module", bound=eqx.Module)

@@ -6,6 +6,8 @@ from ._diagnostics import ess_bulk as ess_bulk
 from ._diagnostics import ess_tail as ess_tail
 from ._diagnostics import split_rhat as split_rhat
 from ._draws import McmcDraws as McmcDraws
+from ._relabel import RelabelReport as RelabelReport
+from ._relabel import relabel_components as relabel_components
 from ._sample import chain_starts as chain_starts
 from ._sample import empty_draws as empty_draws
 from ._sample import float64 as float64

@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import ArrayLike
 from tqdm.auto import tqdm
 
-from ..build import moment_estimates
+from ..build import capture_start, starting_values
 from ..config import FitConfig
 from ..data import CountData
 from ..model import ScribeModel
@@ -201,18 +201,12 @@ def chain_starts(
 def _centre(model: ScribeModel, counts: CountData, start: Mapping[str, ArrayLike] | None):
     """Constrained globals and locals of the first chain's start."""
     if start is None:
-        natural = moment_estimates(
-            counts,
-            variable_capture=model.capture is not None,
-            two_state=model.model.startswith("twostate"),
-        )
+        values = starting_values(model, counts, seed=0, capture=capture_start(model))
+        globals_ = {n: jnp.asarray(values[n]) for n in model.global_shapes}
+        natural = values
     else:
         natural = {k: np.asarray(v, np.float64) for k, v in start.items()}
-    globals_ = dict(model.parameterization.from_natural(natural))
-    if "gate" in model.global_priors:
-        globals_["gate"] = natural["gate"]
-    shapes = model.global_shapes
-    globals_ = {n: jnp.reshape(jnp.asarray(globals_[n]), s) for n, s in shapes.items()}
+        globals_ = model.globals_from_natural(natural)
     locals_ = {}
     if model.capture is not None:
         locals_ = dict(model.capture.from_natural(natural))

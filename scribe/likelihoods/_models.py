@@ -191,6 +191,9 @@ class _ShapeRules:
         """Reshape to the 2-D (or component-stacked 3-D) leaf convention."""
         value = jnp.asarray(value)
         cells, genes, k = self.n_cells, self.n_genes, self.n_components
+        if k is not None and value.ndim == 3 and value.shape[0] in (1, k):
+            # Already in the leaf layout: (K or 1, 1 or cells, 1 or genes).
+            return value[0] if value.shape[0] == 1 and k > 1 else value
         if value.ndim == 0:
             return value.reshape(1, 1)
         if k is not None and value.shape == (k,):

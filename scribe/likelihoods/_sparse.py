@@ -158,3 +158,50 @@ def sparse_component_log_prob_sum(
         )
 
     return map_components(one_component, params.components)
+
+
+def sparse_mixture_log_prob_total(
+    mixture: Mixture,
+    params: PyTree,
+    nonzeros: "PaddedNonzeros",
+    *,
+    n_cells: int,
+    n_genes: int,
+    log_weights: Float[Array, "cells components"],
+) -> Float[Array, ""]:
+    """``Σ_c logsumexp_k [log w_ck + Σ_g log p_k(u_cg)]`` with per-cell log weights.
+
+    The value is the mixture log-likelihood; its gradient is computed as that of
+    ``Σ_ck γ_ck · (log w_ck + Σ_g log p_k(u_cg))`` with the responsibilities ``γ``
+    held fixed, which is the same gradient (``∂ logsumexp / ∂ a_k = γ_k``). In that
+    form every sum stays linear in the per-entry terms, so the normaliser table enters
+    as a dot product with responsibility-weighted pair counts (as in
+    `sparse_log_prob_total`) and no ``cells × genes × K`` array is formed.
+    """
+
+    def pieces(component: PyTree):
+        family, thinned = _without_capture(mixture.base, component)
+        zeros = family.log_prob_zero_sum(thinned, (n_cells, n_genes), 1)
+        terms, table = _nonzero_terms(family, thinned, nonzeros)
+        return zeros, terms, table
+
+    zeros, terms, table = map_components(pieces, params.components)
+    stop = jax.lax.stop_gradient
+    rows, mask, pairs = nonzeros.rows, nonzeros.mask, nonzeros.pairs
+    slots = stop(terms)
+    if table is not None:
+        slots = slots + jnp.where(mask, stop(table)[:, pairs.index], 0.0)
+    segment = jax.ops.segment_sum(slots.T, rows, num_segments=n_cells)
+    joint = stop(zeros).T + segment + stop(log_weights)
+    value = jnp.sum(jax.nn.logsumexp(joint, axis=1))
+    resp = stop(jax.nn.softmax(joint, axis=1))
+    at_slots = jnp.where(mask[:, None], resp[rows], 0.0)
+    linear = jnp.sum(resp * (zeros.T + log_weights)) + jnp.sum(at_slots.T * terms)
+    if table is not None:
+        held = (
+            jnp.zeros(table.shape, table.dtype)
+            .at[:, pairs.index]
+            .add(at_slots.T.astype(table.dtype))
+        )
+        linear = linear + jnp.sum(stop(held) * table)
+    return stop(value - linear) + linear

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpyro.distributions as dist
 from numpyro.distributions.transforms import (
     ExpTransform,
+    IdentityTransform,
     SigmoidTransform,
     SoftplusTransform,
     Transform,
@@ -30,6 +31,13 @@ def _lognormal() -> dist.Distribution:
 
 def _betaprime() -> dist.Distribution:
     return BetaPrime(1.0, 1.0)
+
+
+def _mixing_logits() -> dist.Distribution:
+    raise ValueError(
+        "the prior of mixing_logits depends on the number of components: "
+        "scribe.model.mixing_prior(n_components) builds it"
+    )
 
 
 def _gate() -> dist.Distribution:
@@ -53,6 +61,8 @@ _COORDINATES: dict[str, tuple[str, Callable[[], dist.Distribution]]] = {
     "kappa": ("positive", _lognormal),
     "phi": ("positive", _betaprime),
     "phi_capture": ("positive", _betaprime),
+    # A mixture's weights as K - 1 stick-breaking logits (scribe.model.mixing_weights).
+    "mixing_logits": ("real", _mixing_logits),
 }
 
 COORDINATES = tuple(_COORDINATES)
@@ -64,7 +74,8 @@ def _check_name(name: str) -> None:
 
 
 def domain(name: str) -> str:
-    """Domain of coordinate ``name``: ``"unit"`` (0, 1) or ``"positive"`` (0, inf).
+    """Domain of coordinate ``name``: ``"unit"`` (0, 1), ``"positive"`` (0, inf) or
+    ``"real"``.
 
     Parameters
     ----------
@@ -74,7 +85,7 @@ def domain(name: str) -> str:
     Returns
     -------
     str
-        ``"unit"`` or ``"positive"``.
+        ``"unit"``, ``"positive"`` or ``"real"``.
     """
     _check_name(name)
     return _COORDINATES[name][0]
@@ -102,6 +113,8 @@ def unconstrained_transform(name: str, *, positive_transform: str = "softplus") 
         )
     if domain(name) == "unit":
         return SigmoidTransform()
+    if domain(name) == "real":
+        return IdentityTransform()
     return ExpTransform() if positive_transform == "exp" else SoftplusTransform()
 
 

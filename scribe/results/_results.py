@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
+import pandas as pd
 from jaxtyping import Array, PRNGKeyArray
 
 from ..config import FitConfig, config_to_json
@@ -16,7 +17,7 @@ from ..inference import McmcDraws
 from ..likelihoods import log_likelihood
 from ..likelihoods._models import expected_parameter_names
 from ..model import ScribeModel
-from . import _latent, _persist
+from . import _components, _latent, _persist
 from ._denoise import denoise_mean, denoise_sample
 from ._genes import gene_index, subset_config, subset_counts
 from ._summary import summary_table
@@ -109,13 +110,16 @@ class ScribeResults:
             "composition normalise over all of them), so a gene subset is not a sub-model; "
             "select genes in get_decoded_params() or get_posterior_samples() instead",
         )
+        if self.model.is_mixture:
+            raise ValueError(
+                "results[genes] of a mixture is not offered yet: take a component first, "
+                "results.get_component(k)[genes]"
+            )
         index = gene_index(genes, self.gene_names)
         model = self.model.subset_genes(index)
         guide, draws = self.guide, self.draws
         if self.is_mcmc:
-            shapes = self.model.global_shapes.items()
-            per_gene = {n for n, shape in shapes if shape == (self.model.n_genes,)}
-            draws = draws.subset_genes(index, per_gene)
+            draws = draws.subset_genes(index, set(self.model.per_gene_globals))
         else:
             guide = guide.subset_genes(index)
         return dataclasses.replace(
@@ -125,6 +129,82 @@ class ScribeResults:
             draws=draws,
             counts=subset_counts(self.counts, index),
             config=subset_config(self.config, model, guide),
+        )
+
+    @property
+    def n_components(self) -> int | None:
+        """K of a mixture fit (None: one component)."""
+        return self.model.n_components
+
+    @property
+    def component_names(self) -> tuple[str, ...]:
+        """Each mixture component's name: its annotation label, else ``component_<k>``."""
+        self._require_mixture("component_names")
+        return _components.component_names(self.config)
+
+    def _require_mixture(self, what: str) -> None:
+        if not self.model.is_mixture:
+            raise ValueError(f"{what} needs a mixture fit (n_components=K)")
+
+    def cell_type_probabilities(
+        self,
+        n_samples: int | None = None,
+        *,
+        by_draw: bool = False,
+        key: PRNGKeyArray | None = None,
+    ) -> np.ndarray:
+        """Each cell's posterior probability of belonging to each component.
+
+        For a posterior draw θ, ``P(z_c = k | u_c, θ) = softmax_k(log w_ck + Σ_g log
+        p_k(u_cg | θ))``, with ``w_c`` the weights (nudged by the cell's annotation label,
+        if any). Averaged over draws this is ``P(z_c = k | u)``.
+
+        Parameters
+        ----------
+        n_samples
+            Posterior draws (None: 100 from a guide, every MCMC draw).
+        by_draw
+            Return every draw's, ``(draws, cells, K)``, instead of their mean
+            ``(cells, K)``.
+        key
+            PRNG key of the draws.
+        """
+        self._require_mixture("cell_type_probabilities")
+        self._require_cell_draws("cell_type_probabilities")
+        globals_, locals_ = self._draws(n_samples, _key_or(key, 4))
+        probs = _components.responsibilities(self.model, globals_, locals_, self._full_batch())
+        probs = np.asarray(probs)
+        return probs if by_draw else probs.mean(axis=0)
+
+    def get_component(self, k: int | str) -> "ScribeResults":
+        """Results of one mixture component, as a one-component fit of the same model.
+
+        Component-specific globals are this component's; shared ones and each cell's
+        capture are kept (the variational marginal exactly, jointly for low-rank
+        guides; MCMC: every draw's values after relabelling). The weights are dropped.
+        Every method of results applies (``get_map``, samples, ``results[genes]``,
+        ``denoise_counts``, ``save``, differential expression between components).
+
+        Parameters
+        ----------
+        k
+            The component's index (negative from the end) or name
+            (``component_names``).
+        """
+        self._require_mixture("get_component")
+        k = _components.component_index(k, self.component_names)
+        components = self.model.mixture_params
+        guide, draws = self.guide, self.draws
+        if self.is_mcmc:
+            draws = _components.component_draws(draws, k, components)
+        else:
+            guide = guide.select_component(k, components, drop=("mixing_logits",))
+        return dataclasses.replace(
+            self,
+            model=_components.component_model(self.model),
+            guide=guide,
+            draws=draws,
+            config=_components.component_config(self.config),
         )
 
     def get_distributions(self) -> dict[str, dist.Distribution]:
@@ -379,7 +459,7 @@ class ScribeResults:
         self._require_cell_draws("log_likelihood")
         counts = self.counts.matrix if counts is None else counts
         draws = self.get_posterior_samples(n_samples, key=key)
-        names = expected_parameter_names(self.model.model, mixture=False)
+        names = expected_parameter_names(self.model.model, mixture=self.model.is_mixture)
         return jax.lax.map(
             lambda d: log_likelihood(counts, self.model.model, d, return_by=return_by),
             {n: draws[n] for n in names},
@@ -433,8 +513,12 @@ class ScribeResults:
         ``scribe_gate`` where the model has them), per-cell ones to ``obs``
         (``scribe_p_capture``), a VAE's latent embeddings to ``obsm["X_scribe"]``, and
         the run's configs and final loss (for MCMC its sampler statistics) to
-        ``uns["scribe"]``; MCMC point values are those of ``get_map``. ``adata`` must
-        hold the fitted genes in the fitted order and the fitted number of cells.
+        ``uns["scribe"]``; MCMC point values are those of ``get_map``. A mixture's
+        per-component values go to ``varm`` (genes × K, e.g. ``varm["scribe_r"]``), each
+        cell's most probable component to ``obs["scribe_component"]`` (categorical,
+        ``component_names``) and its probabilities (``cell_type_probabilities``) to
+        ``obsm["scribe_component_probs"]``. ``adata`` must hold the fitted genes in the
+        fitted order and the fitted number of cells.
 
         Returns
         -------
@@ -458,10 +542,25 @@ class ScribeResults:
             )
         point = self.get_map()
         n_genes = self.model.n_genes
+        mixture = self.model.is_mixture
         for name in ("r", "mu", "p", "gate"):
-            if name in point:
-                value = np.broadcast_to(np.asarray(point[name]), (n_genes,))
-                adata.var[f"scribe_{name}"] = value
+            if name not in point:
+                continue
+            value = np.asarray(point[name])
+            # A mixture's per-component values: (K, genes), or p as (K,).
+            if mixture and (value.ndim == 2 or (name == "p" and value.ndim == 1)):
+                per_component = value.reshape(self.n_components, -1).T
+                adata.varm[f"scribe_{name}"] = np.broadcast_to(
+                    per_component, (n_genes, self.n_components)
+                ).copy()
+                continue
+            adata.var[f"scribe_{name}"] = np.broadcast_to(value, (n_genes,))
+        if mixture:
+            probs = self.cell_type_probabilities()
+            names = self.component_names
+            labels = np.asarray(names, dtype=object)[probs.argmax(axis=1)]
+            adata.obs["scribe_component"] = pd.Categorical(labels, categories=list(names))
+            adata.obsm["scribe_component_probs"] = probs
         if "p_capture" in point:
             adata.obs["scribe_p_capture"] = np.asarray(point["p_capture"])
         if self.is_vae:
@@ -474,6 +573,9 @@ class ScribeResults:
         }
         if self.is_mcmc:
             adata.uns["scribe"]["mcmc"] = self.diagnostics
+        if mixture:
+            adata.uns["scribe"]["component_names"] = list(self.component_names)
+            adata.uns["scribe"]["mixing_weights"] = np.asarray(point["mixing_weights"])
         return adata
 
     def save(self, path: str | Path) -> None:
