@@ -80,6 +80,12 @@ def _element_labels(name, shape, cell_names, gene_names, local_names) -> list[st
         return [f"{name}[{c}]" for c in cell_names]
     if not per_cell and shape == (len(gene_names),):
         return [f"{name}[{g}]" for g in gene_names]
+    # a mixture's per-component values: (K,) or (K, genes); weights and logits (K,)
+    if not per_cell and len(shape) == 1:
+        return [f"{name}[{k}]" for k in range(shape[0])]
+    if not per_cell and len(shape) == 2 and shape[0] != len(cell_names):
+        if shape[1] == len(gene_names):
+            return [f"{name}[{k}, {g}]" for k in range(shape[0]) for g in gene_names]
     return None
 
 
