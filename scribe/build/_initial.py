@@ -225,7 +225,11 @@ def starting_values(
         )
         start.update({n: mixture[n] for n in model.mixture_params})
         start[MIXING] = np.asarray(mixing_logits(mixture["mixing_weights"]))
-    values = {n: np.reshape(start[n], s) for n, s in model.global_shapes.items()}
+    shapes = model.global_shapes
+    if all(n in start for n in shapes):
+        values = {n: np.reshape(start[n], s) for n, s in shapes.items()}
+    else:  # coordinates the estimates do not hold directly (the two-state families')
+        values = {n: np.asarray(v) for n, v in model.globals_from_natural(start).items()}
     values.update({n: start[n] for n in ("p_capture", "phi_capture") if n in start})
     return values
 
