@@ -92,3 +92,12 @@ class AbstractElementwiseLikelihood(AbstractLikelihood):
         may evaluate once per distinct (gene, count) pair.
         """
         return self.log_prob(counts, params) - self.log_prob_zero(params)
+
+    def log_kernel_rate(self, params: PyTree) -> Array | None:
+        """``a`` with ``log_kernel_excess(u, θ) = u · a``, for a family whose kernel is
+        linear in the count (NB: ``log p``; Poisson: the log-rate); None otherwise.
+
+        Where ``a`` has no gene axis, a cell's kernel sum is ``a_c · Σ_g u_cg``: the
+        mixture's per-cell sums then need no per-nonzero kernel at all.
+        """
+        return None

@@ -49,6 +49,26 @@ def map_components(
     return jax.vmap(fn, in_axes=(axes, *args_axes), out_axes=out_axes)(components, *args)
 
 
+def loop_components(fn: Callable[[PyTree], Any], components: PyTree) -> Any:
+    """`map_components` as a loop (`jax.lax.map`): one component per iteration.
+
+    The outputs are then computed arrays. Under `map_components` XLA may fuse an
+    output's elementwise work into each later gather of it, evaluating it once per
+    gathered element (on CPU it does so for the NB normaliser table gathered at every
+    nonzero); a loop boundary keeps it evaluated once.
+    """
+    leaves, treedef = jax.tree.flatten(components)
+    mapped = [leaf.ndim == COMPONENT_LEAF_NDIM for leaf in leaves]
+
+    def one_component(own: list[Array]) -> Any:
+        own = iter(own)
+        return fn(
+            treedef.unflatten([next(own) if m else x for x, m in zip(leaves, mapped, strict=True)])
+        )
+
+    return jax.lax.map(one_component, [x for x, m in zip(leaves, mapped, strict=True) if m])
+
+
 class Mixture(AbstractLikelihood):
     """``p(u_c) = Σ_k π_k ∏_g p_k(u_cg)``: each cell belongs to one of K components.
 

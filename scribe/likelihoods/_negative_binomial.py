@@ -58,7 +58,10 @@ class NegativeBinomial(AbstractElementwiseLikelihood):
         return log_binomial_coefficient(counts, params.r)
 
     def log_kernel_excess(self, counts: Float[Array, "..."], params: NBParams) -> Array:
-        return counts * jnp.log(params.p)
+        return counts * self.log_kernel_rate(params)
+
+    def log_kernel_rate(self, params: NBParams) -> Array:
+        return jnp.log(params.p)
 
     def sample(self, params: NBParams, shape: tuple[int, ...], *, key: PRNGKeyArray) -> Array:
         return gamma_poisson_sample(key, params.r, params.p / (1.0 - params.p), shape)
@@ -103,7 +106,10 @@ class NegativeBinomialLogMean(AbstractElementwiseLikelihood):
         return log_binomial_coefficient(counts, params.r)
 
     def log_kernel_excess(self, counts: Float[Array, "..."], params: NBLogMeanParams) -> Array:
-        return counts * jax.nn.log_sigmoid(params.log_mean - jnp.log(params.r))
+        return counts * self.log_kernel_rate(params)
+
+    def log_kernel_rate(self, params: NBLogMeanParams) -> Array:
+        return jax.nn.log_sigmoid(params.log_mean - jnp.log(params.r))
 
     def sample(
         self, params: NBLogMeanParams, shape: tuple[int, ...], *, key: PRNGKeyArray

@@ -31,7 +31,10 @@ class PoissonLogRate(AbstractElementwiseLikelihood):
         return poisson_log_normalizer(counts)
 
     def log_kernel_excess(self, counts: Float[Array, "..."], params: PoissonParams) -> Array:
-        return counts * params.log_rate
+        return counts * self.log_kernel_rate(params)
+
+    def log_kernel_rate(self, params: PoissonParams) -> Array:
+        return params.log_rate
 
     def sample(self, params: PoissonParams, shape: tuple[int, ...], *, key: PRNGKeyArray):
         rate = jnp.exp(params.log_rate)
