@@ -30,32 +30,19 @@ from pathlib import Path
 import jax
 import numpy as np
 import scipy.sparse as sp
+from _timing import time_svi_steps
 
 import scribe
-from scribe.build import make_guide_and_encoder, make_model
-from scribe.config import FitConfig, ModelConfig
-from scribe.inference._svi import init_state, make_optimizer, run_steps
+from scribe.config import ModelConfig
 from scribe.metrics import adjusted_rand_index
 
 CHUNK = 50
 
 
-def ms_per_step(data, n_components, batch_size, n_steps, learning_rate=0.01):
-    config = FitConfig(model=ModelConfig(model="nbvcp", n_components=n_components), seed=0)
-    model = make_model(config, data)
-    guide, encoder = make_guide_and_encoder(model, config, data)
-    optimizer = make_optimizer(learning_rate)
-    state = init_state(guide, encoder, optimizer, key=jax.random.key(0))
-    device = data.to_device()
-    capacity = device.nnz if batch_size == data.n_cells else data.sampling_capacity(batch_size)
-    kwargs = dict(n_steps=CHUNK, batch_size=batch_size, capacity=capacity)
-    state, losses = run_steps(state, model, optimizer, device, **kwargs)  # compile
-    jax.block_until_ready(losses)
-    start = time.perf_counter()
-    for _ in range(max(n_steps // CHUNK, 1)):
-        state, losses = run_steps(state, model, optimizer, device, **kwargs)
-    jax.block_until_ready(losses)
-    return (time.perf_counter() - start) / (max(n_steps // CHUNK, 1) * CHUNK) * 1e3
+def ms_per_step(data, n_components, batch_size, n_steps):
+    model = ModelConfig(model="nbvcp", n_components=n_components)
+    seconds, _ = time_svi_steps(data, batch_size, n_steps, chunk=CHUNK, model=model)
+    return seconds * 1e3
 
 
 def scanpy_ari(python, counts, labels):

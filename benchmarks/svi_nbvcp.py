@@ -18,13 +18,11 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import optax
+from _timing import time_svi_steps
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoNormal
 
 import scribe
-from scribe.build import make_guide_and_encoder, make_model
-from scribe.config import FitConfig, ModelConfig
-from scribe.inference._svi import init_state, make_optimizer, run_steps
 
 
 def baseline_model(counts, n_cells, batch_size):
@@ -59,26 +57,6 @@ def time_baseline(counts, batch_size, n_steps, learning_rate):
     return elapsed / n_steps, np.asarray(losses)
 
 
-def time_scribe(data, batch_size, n_steps, learning_rate, chunk):
-    config = FitConfig(model=ModelConfig(model="nbvcp"), seed=0)
-    model = make_model(config, data)
-    guide, encoder = make_guide_and_encoder(model, config, data)
-    optimizer = make_optimizer(learning_rate)
-    state = init_state(guide, encoder, optimizer, key=jax.random.key(0))
-    device = data.to_device()
-    capacity = device.nnz if batch_size == data.n_cells else data.sampling_capacity(batch_size)
-    kwargs = dict(n_steps=chunk, batch_size=batch_size, capacity=capacity)
-    state, losses = run_steps(state, model, optimizer, device, **kwargs)  # compile
-    jax.block_until_ready(losses)
-    all_losses = [np.asarray(losses)]
-    start = time.perf_counter()
-    for _ in range(n_steps // chunk):
-        state, losses = run_steps(state, model, optimizer, device, **kwargs)
-        all_losses.append(np.asarray(losses))
-    elapsed = time.perf_counter() - start
-    return elapsed / (n_steps // chunk * chunk), np.concatenate(all_losses)[: n_steps + 1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
@@ -93,7 +71,7 @@ def main() -> None:
         f"Adam lr {args.learning_rate}, device {jax.devices()[0]}"
     )
     for label, batch_size in (("full batch", data.n_cells), ("batch 512", 512)):
-        ours, our_losses = time_scribe(data, batch_size, args.steps, args.learning_rate, 50)
+        ours, our_losses = time_svi_steps(data, batch_size, args.steps, args.learning_rate, 50)
         theirs, their_losses = time_baseline(dense, batch_size, args.steps, args.learning_rate)
         tail = max(args.steps // 10, 1)
         print(

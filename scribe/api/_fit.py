@@ -20,14 +20,14 @@ from ..config import (
     describe_priors,
 )
 from ..config._model import DEFAULT_ANNOTATION_CONFIDENCE, DEFAULT_CAPTURE_SIGMA
-from ..data import CountData, annotation_labels, load_counts
+from ..data import CountData, annotation_labels, dataset_labels, load_counts
 from ..decoders import AbstractDecoder
 from ..encoders import AbstractEncoder
 from ..inference import McmcDraws, SviRun, relabel_components, sample, train
 from ..model import ScribeModel
 from ..parameterizations import get_parameterization, informed_capture_prior
 from ..results import ScribeResults, warn_on_diagnostics
-from ._words import fit_config, refuse_unknown
+from ._words import fit_config, hierarchy_pairs, refuse_unknown
 
 
 def fit(
@@ -48,6 +48,10 @@ def fit(
     capture_prior: str = "default",
     mrna_per_cell: float | str | None = None,
     capture_prior_sigma: float = DEFAULT_CAPTURE_SIGMA,
+    hierarchical: tuple[str, ...] | Mapping[str, str] | None = None,
+    horseshoe: tuple[str, ...] | None = None,
+    dataset_key: str | None = None,
+    dataset_params: str | tuple[str, ...] | None = None,
     inference_method: str = "svi",
     n_steps: int = 25_000,
     batch_size: int | None = None,
@@ -114,6 +118,18 @@ def fit(
         ``M0 = mrna_per_cell`` molecules per cell (a number, or "human", "mouse",
         "yeast", "ecoli") and σ = ``capture_prior_sigma`` (0.3); ``"default"``: the
         plain capture prior (``docs/priors.md``).
+    hierarchical, horseshoe
+        Gene-specific ``p`` (``phi`` under mean_odds) or ``gate`` around a learned
+        population value (``docs/priors.md``): ``hierarchical=("p", "gate")`` under a
+        Normal hierarchy, ``horseshoe=("p",)`` under the regularized horseshoe (most genes
+        at the shared value, a few apart), or ``hierarchical={"p": "neg"}`` naming each
+        kind ("normal", "horseshoe", "neg"). Non-centred; ``priors=`` overrides the
+        hyperpriors by coordinate name (``p_loc``, ``p_scale``, ``p_tau``, ...).
+    dataset_key, dataset_params
+        An ``adata.obs`` column naming each cell's dataset (batch, donor, sample): the
+        globals named by ``dataset_params`` ("all", the default: every one) get one copy
+        per dataset under a dataset-level hierarchical prior, everything else is shared
+        (``docs/priors.md``). Not with ``n_components``.
     inference_method
         "svi"; "vae" (a latent ``z`` per cell, encoded from its counts and decoded
         into every gene's NB mean); or "mcmc": NUTS (numpyro) in float64 on the same
@@ -195,6 +211,9 @@ def fit(
             capture_prior=capture_prior,
             mrna_per_cell=mrna_per_cell,
             capture_prior_sigma=capture_prior_sigma,
+            hierarchies=hierarchy_pairs(hierarchical, horseshoe),
+            dataset_key=dataset_key,
+            dataset_params=dataset_params,
         ),
         n_samples=n_samples,
         n_warmup=n_warmup,
@@ -219,18 +238,13 @@ def fit(
             f"batch_size must be <= the number of cells ({counts.n_cells}), "
             f"found {config.batch_size}"
         )
-    if config.model.n_components is not None and config.model.n_components > counts.n_cells:
-        raise ValueError(
-            f"n_components must be <= the number of cells ({counts.n_cells}), found "
-            f"{config.model.n_components}"
-        )
-    config, priors, cell_labels = data_dependent(config, priors, data, counts)
+    config, priors, cells = data_dependent(config, priors, data, counts)
     run = dict(checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
     if config.inference_method == "mcmc":
         start = None if svi_init is None else svi_start(svi_init, config, counts)
 
         def model_of_fit():
-            return make_model(config, counts, priors, cell_labels=cell_labels)
+            return make_model(config, counts, priors, **cells)
 
         draws = sample(model_of_fit, counts, config=config, start=start, **run)
         model = model_of_fit()
@@ -247,9 +261,7 @@ def fit(
         )
         warn_on_diagnostics(results.summary())
         return results
-    modules = build_modules(
-        config, counts, priors, encoder=encoder, decoder=decoder, cell_labels=cell_labels
-    )
+    modules = build_modules(config, counts, priors, encoder=encoder, decoder=decoder, **cells)
     trained = train(modules, counts, config=config, **run)
     warn_on_skipped_steps(trained)
     return ScribeResults(
@@ -265,28 +277,27 @@ def fit(
 
 def data_dependent(
     config: FitConfig, priors: dict, data: Any, counts: CountData
-) -> tuple[FitConfig, dict, np.ndarray | None]:
-    """What the config's model takes from the data: an annotation's per-cell component
-    codes (and the label order, recorded in the config) and the biology-informed capture
-    prior of each cell's total (added to ``priors`` and recorded as a user prior)."""
+) -> tuple[FitConfig, dict, dict[str, np.ndarray]]:
+    """What the config's model takes from the data: per-cell codes (an annotation's
+    components as ``cell_labels``, each cell's dataset as ``cell_datasets``; the label
+    and dataset orders recorded in the config) and the biology-informed capture prior
+    of each cell's total (added to ``priors`` and recorded as a user prior)."""
     model = config.model
-    cell_labels = None
+    cells = {}
     if model.annotation_key is not None:
-        cell_labels, order = annotation_labels(
+        cells["cell_labels"], order = annotation_labels(
             data, model.annotation_key, model.n_components, model.annotation_component_order
         )
         model = dataclasses.replace(model, annotation_component_order=order)
+    if model.dataset_key is not None:
+        cells["cell_datasets"], names = dataset_labels(data, model.dataset_key)
+        model = dataclasses.replace(model, dataset_names=names)
     if model.capture_prior == "biology":
         coordinate = get_parameterization(model.parameterization).capture_coordinate
         if coordinate in priors:
             raise ValueError(
                 f"capture_prior='biology' sets the prior of {coordinate!r}, which priors= "
                 "also sets: pass one of them"
-            )
-        if np.any(counts.total_counts <= 0):
-            raise ValueError(
-                f"capture_prior='biology' needs every cell's total count > 0; "
-                f"{int(np.sum(counts.total_counts <= 0))} cells have none (drop them)"
             )
         priors = {
             **priors,
@@ -298,7 +309,7 @@ def data_dependent(
             ),
         }
         model = dataclasses.replace(model, priors=describe_priors(priors))
-    return dataclasses.replace(config, model=model), priors, cell_labels
+    return dataclasses.replace(config, model=model), priors, cells
 
 
 def relabelled(draws: McmcDraws, model: ScribeModel) -> McmcDraws:

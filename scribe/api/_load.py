@@ -66,10 +66,13 @@ def load(
     elif encoder is not None or decoder is not None:
         raise ValueError("encoder and decoder apply to VAE results; these are not")
     guide = draws = None
-    labels = metadata.get("cell_labels")
-    labels = None if labels is None else np.asarray(labels, np.int32)
+    cells = {
+        name: np.asarray(metadata[name], np.int32)
+        for name in ("cell_labels", "cell_datasets")
+        if metadata.get(name) is not None
+    }
     if config.inference_method == "mcmc":
-        model = make_model(config, skeleton_counts, priors, cell_labels=labels)
+        model = make_model(config, skeleton_counts, priors, **cells)
         draws = empty_draws(model, config, skeleton_counts.n_cells)
     else:
         modules = build_modules(
@@ -79,7 +82,7 @@ def load(
             encoder=encoder,
             decoder=decoder,
             reference_gene=metadata.get("reference_gene"),
-            cell_labels=labels,
+            **cells,
         )
         model, guide, encoder = modules.model, modules.guide, modules.encoder
     networks = model.networks

@@ -88,6 +88,32 @@ def latent_size(encoder: Any) -> int:
     return size
 
 
+def hierarchy_pairs(hierarchical: Any, horseshoe: Any) -> tuple[tuple[str, str], ...]:
+    """``fit``'s ``hierarchical=`` (targets, or a mapping target -> kind) and
+    ``horseshoe=`` (targets) as the ``(target, kind)`` pairs of ``ModelConfig``."""
+
+    def targets(name: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if not all(isinstance(t, str) for t in value):
+            raise TypeError(f"{name} must be parameter names, found {value!r}")
+        return tuple(value)
+
+    if isinstance(hierarchical, dict):
+        pairs = dict(hierarchical)
+    else:
+        pairs = dict.fromkeys(targets("hierarchical", hierarchical), "normal")
+    for target in targets("horseshoe", horseshoe):
+        if target in pairs:
+            raise ValueError(
+                f"{target!r} is in both hierarchical and horseshoe: give each target one prior"
+            )
+        pairs[target] = "horseshoe"
+    return tuple(pairs.items())
+
+
 def fit_config(
     *,
     model: str,

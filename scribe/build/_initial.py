@@ -2,9 +2,11 @@
 family (where the guide starts) and the LNM's reference gene."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 import scipy.sparse as sp
-from jaxtyping import Float, Int
+from jaxtyping import Array, Float, Int
 from scipy.cluster.vq import kmeans2
 
 from ..data import CountData
@@ -225,6 +227,7 @@ def starting_values(
         )
         start.update({n: mixture[n] for n in model.mixture_params})
         start[MIXING] = np.asarray(mixing_logits(mixture["mixing_weights"]))
+        start["mixing_weights"] = mixture["mixing_weights"]
     shapes = model.global_shapes
     if all(n in start for n in shapes):
         values = {n: np.reshape(start[n], s) for n, s in shapes.items()}
@@ -242,7 +245,21 @@ def capture_start(model: ScribeModel) -> Float[np.ndarray, " cells"] | None:
     ((name, prior),) = model.local_priors.items()
     if prior.batch_shape != (model.n_cells,):
         return None
-    keys = jax.random.split(jax.random.key(0), CAPTURE_START_DRAWS)
-    draws = jax.vmap(lambda key: prior.sample(key))(keys)
-    natural = model.capture.to_natural({name: draws})["p_capture"]
-    return np.clip(np.median(np.asarray(natural), axis=0), 1e-6, 1.0 - 1e-6)
+    try:
+        median = {name: _median(prior)}
+    except NotImplementedError:  # no quantile function: the median of draws
+        keys = jax.random.split(jax.random.key(0), CAPTURE_START_DRAWS)
+        median = {name: jnp.median(jax.vmap(lambda key: prior.sample(key))(keys), axis=0)}
+    natural = model.capture.to_natural(median)["p_capture"]
+    return np.clip(np.asarray(natural), 1e-6, 1.0 - 1e-6)
+
+
+def _median(prior: dist.Distribution) -> Array:
+    """A distribution's median from its quantile function, pushed through the (monotone)
+    transforms of a ``TransformedDistribution``, which map a median to the median."""
+    if isinstance(prior, dist.TransformedDistribution):
+        value = _median(prior.base_dist)
+        for transform in prior.transforms:
+            value = transform(value)
+        return value
+    return prior.icdf(jnp.full(prior.batch_shape, 0.5))

@@ -18,6 +18,7 @@ def make_model(
     *,
     networks: VAENetworks | None = None,
     cell_labels: np.ndarray | None = None,
+    cell_datasets: np.ndarray | None = None,
 ) -> ScribeModel:
     """The ``ScribeModel`` of ``config`` on data shaped like ``counts``.
 
@@ -35,6 +36,8 @@ def make_model(
     cell_labels
         An annotation-guided mixture's component of each cell (−1: unlabelled), from
         ``scribe.data.annotation_labels``.
+    cell_datasets
+        A multi-dataset fit's dataset of each cell, from ``scribe.data.dataset_labels``.
     """
     decoder = latent_prior = None
     if networks is not None:
@@ -52,4 +55,7 @@ def make_model(
         mixture_params=config.model.mixture_params,
         cell_labels=cell_labels,
         annotation_confidence=config.model.annotation_confidence,
+        hierarchies=dict(config.model.hierarchies),
+        cell_datasets=cell_datasets,
+        dataset_params=config.model.dataset_params if cell_datasets is not None else None,
     )

@@ -35,6 +35,7 @@ def build_modules(
     decoder: AbstractDecoder | None = None,
     reference_gene: int | None = None,
     cell_labels: np.ndarray | None = None,
+    cell_datasets: np.ndarray | None = None,
 ) -> Modules:
     """The model, guide and encoder an SVI or VAE fit of ``config`` starts from.
 
@@ -52,13 +53,22 @@ def build_modules(
         The LNM decoder's ALR reference (None: chosen from ``counts``).
     cell_labels
         An annotation-guided mixture's component of each cell (−1: unlabelled).
+    cell_datasets
+        A multi-dataset fit's dataset of each cell.
     """
     networks = None
     if config.inference_method == "vae":
         encoder, networks = make_vae_networks(
             config, counts, encoder=encoder, decoder=decoder, reference_gene=reference_gene
         )
-    model = make_model(config, counts, priors, networks=networks, cell_labels=cell_labels)
+    model = make_model(
+        config,
+        counts,
+        priors,
+        networks=networks,
+        cell_labels=cell_labels,
+        cell_datasets=cell_datasets,
+    )
     guide, default_encoder = make_guide_and_encoder(model, config, counts)
     encoder = default_encoder if encoder is None else checked_encoder(encoder, model)
     return Modules(model=model, guide=guide, encoder=encoder)

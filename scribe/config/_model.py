@@ -5,6 +5,7 @@ import dataclasses
 from ..likelihoods import MODELS
 from ..likelihoods._models import model_spec
 from ..parameterizations import MRNA_PER_CELL, PARAMETERIZATIONS, get_parameterization
+from ..parameterizations._priors import HIERARCHY_KINDS, HIERARCHY_TARGETS
 from ._checks import check_bool, check_optional_int, check_positive_float
 
 CAPTURE_PRIORS = ("default", "biology")
@@ -58,6 +59,14 @@ class ModelConfig:
         ``-log nu_c ~ TruncatedNormal(log M0 - log L_c, sigma, low=0)`` with
         ``M0 = mrna_per_cell`` molecules per cell (a number, or a preset of
         ``MRNA_PER_CELL``, stored as its number) and ``L_c`` the cell's total count.
+    hierarchies
+        ``(target, kind)`` pairs, sorted: each target global (``p``, ``phi``, ``gate``)
+        gene-specific around a learned population value, under a ``"normal"``,
+        ``"horseshoe"`` or ``"neg"`` hierarchy (``scribe.model.GeneHierarchy``).
+    dataset_key, dataset_params, dataset_names
+        Multi-dataset fit: the ``adata.obs`` column naming each cell's dataset, the
+        globals with one copy per dataset (None: all but the hierarchies'), and the
+        datasets in the order of their copies (``fit`` records the sorted values).
     """
 
     model: str = "nbvcp"
@@ -72,6 +81,10 @@ class ModelConfig:
     capture_prior: str = "default"
     mrna_per_cell: float | None = None
     capture_prior_sigma: float = DEFAULT_CAPTURE_SIGMA
+    hierarchies: tuple[tuple[str, str], ...] = ()
+    dataset_key: str | None = None
+    dataset_params: tuple[str, ...] | None = None
+    dataset_names: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if not isinstance(self.model, str) or self.model not in MODELS:
@@ -98,6 +111,59 @@ class ModelConfig:
         object.__setattr__(self, "priors", tuple(tuple(p) for p in self.priors))
         self._check_mixture()
         self._check_capture_prior()
+        self._check_hierarchies()
+        self._check_datasets()
+
+    def _check_datasets(self) -> None:
+        key, params = self.dataset_key, self.dataset_params
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"dataset_key must be an obs column name, found {key!r}")
+        if params == "all":
+            params = None
+        if params is not None:
+            params = (params,) if isinstance(params, str) else params
+            if not params or not all(isinstance(n, str) for n in params):
+                raise TypeError(
+                    f"dataset_params must be 'all' or a non-empty sequence of parameter "
+                    f"names, found {self.dataset_params!r}"
+                )
+            if key is None:
+                raise ValueError("dataset_params needs dataset_key")
+            params = tuple(params)
+        object.__setattr__(self, "dataset_params", params)
+        if key is not None and self.n_components is not None:
+            raise ValueError(
+                "dataset_key with n_components: a multi-dataset mixture is not supported "
+                "(fit the mixture per dataset, or without dataset_key)"
+            )
+        if self.dataset_names is not None:
+            object.__setattr__(self, "dataset_names", tuple(str(n) for n in self.dataset_names))
+
+    def _check_hierarchies(self) -> None:
+        pairs = self.hierarchies
+        if isinstance(pairs, dict):
+            pairs = tuple(pairs.items())
+        try:
+            pairs = tuple((str(t), str(k)) for t, k in pairs)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"hierarchies must be (target, kind) pairs, found {self.hierarchies!r}"
+            ) from None
+        targets = [t for t, _ in pairs]
+        repeated = sorted({t for t in targets if targets.count(t) > 1})
+        if repeated:
+            raise ValueError(f"{repeated} given more than one hierarchical prior")
+        for target, kind in pairs:
+            if target not in HIERARCHY_TARGETS:
+                raise ValueError(
+                    f"a hierarchical prior's target must be one of {sorted(HIERARCHY_TARGETS)}, "
+                    f"found {target!r}"
+                )
+            if kind not in HIERARCHY_KINDS:
+                raise ValueError(
+                    f"the hierarchy on {target!r} must be one of {HIERARCHY_KINDS}, found {kind!r}"
+                )
+        object.__setattr__(self, "hierarchies", tuple(sorted(pairs)))
 
     def _check_mixture(self) -> None:
         check_optional_int("n_components", self.n_components, low=2)

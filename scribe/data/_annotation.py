@@ -1,4 +1,5 @@
-"""Per-cell annotation labels from ``adata.obs``, as component codes of a mixture."""
+"""Per-cell labels from ``adata.obs``: annotation codes of a mixture's components, and
+each cell's dataset."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -7,6 +8,50 @@ import numpy as np
 from jaxtyping import Int
 
 UNLABELLED = -1
+
+
+def _obs_labels(data: Any, key: str, argument: str) -> tuple[np.ndarray, np.ndarray]:
+    """``data.obs[key]`` as strings, and where a value is missing (NaN, None, blank)."""
+    import anndata
+
+    if not isinstance(data, anndata.AnnData):
+        raise TypeError(
+            f"{argument} reads adata.obs: data must be an AnnData, found {type(data).__name__}"
+        )
+    if key not in data.obs.columns:
+        raise ValueError(
+            f"{argument} {key!r} is not a column of adata.obs; columns: {list(data.obs.columns)}"
+        )
+    column = data.obs[key]
+    missing = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
+    return np.where(missing, "", column.astype(str).to_numpy()), missing
+
+
+def dataset_labels(data: Any, key: str) -> tuple[Int[np.ndarray, " cells"], tuple[str, ...]]:
+    """Each cell's dataset from ``data.obs[key]``: codes ``0 .. D-1`` in the order of the
+    sorted distinct values (compared as strings), and those values.
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not an AnnData.
+    ValueError
+        A missing ``obs`` column, a cell without a value, or fewer than two datasets.
+    """
+    labels, missing = _obs_labels(data, key, "dataset_key")
+    if missing.any():
+        raise ValueError(
+            f"adata.obs[{key!r}] has no dataset for {int(missing.sum())} cells: every cell "
+            "needs one"
+        )
+    names = tuple(sorted(set(labels)))
+    if len(names) < 2:
+        raise ValueError(
+            f"dataset_key {key!r} has one level ({names[0]!r}): a multi-dataset fit needs "
+            "at least two"
+        )
+    position = {name: d for d, name in enumerate(names)}
+    return np.array([position[label] for label in labels], np.int32), names
 
 
 def annotation_labels(
@@ -45,20 +90,7 @@ def annotation_labels(
         A missing ``obs`` column, more distinct labels than K, labels absent from
         ``order``, or no labelled cell.
     """
-    import anndata
-
-    if not isinstance(data, anndata.AnnData):
-        raise TypeError(
-            f"annotation_key reads adata.obs: data must be an AnnData, found {type(data).__name__}"
-        )
-    if key not in data.obs.columns:
-        raise ValueError(
-            f"annotation_key {key!r} is not a column of adata.obs; columns: "
-            f"{list(data.obs.columns)}"
-        )
-    column = data.obs[key]
-    missing = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
-    labels = np.where(missing, "", column.astype(str).to_numpy())
+    labels, missing = _obs_labels(data, key, "annotation_key")
     found = sorted(set(labels[~missing]))
     if not found:
         raise ValueError(f"adata.obs[{key!r}] labels no cell (every value is missing)")

@@ -118,7 +118,9 @@ class AbstractGuide(eqx.Module):
             repeated.
         """
 
-    def subset_genes(self, genes: Int[ArrayLike, " kept"]) -> "AbstractGuide":
+    def subset_genes(
+        self, genes: Int[ArrayLike, " kept"], per_gene: Collection[str] | None = None
+    ) -> "AbstractGuide":
         """The guide's exact marginal over some genes, as a guide of the same kind.
 
         The gene axis is the last axis of every spec with a shape: per-gene values are
@@ -133,6 +135,10 @@ class AbstractGuide(eqx.Module):
         ----------
         genes
             Distinct integers in ``[0, n_genes)``, at least one.
+        per_gene
+            The parameters with a gene axis (their last); the others are kept whole.
+            None: every parameter with a shape (``ScribeModel.per_gene_globals`` says
+            which, for a mixture's or a multi-dataset fit's ``(K,)`` values).
 
         Returns
         -------
@@ -146,7 +152,7 @@ class AbstractGuide(eqx.Module):
         IndexError
             For ``genes`` outside ``[0, n_genes)``.
         """
-        return self.restrict(gene_restriction(self.specs, genes))
+        return self.restrict(gene_restriction(self.specs, genes, per_gene))
 
     def select_component(
         self, k: int, components: Collection[str], drop: Collection[str] = ()

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 import equinox as eqx
 from jaxtyping import ArrayLike
 
-from ..parameterizations import BetaPrime, default_prior
+from ..parameterizations._priors import is_odds
 from ._abstract import AbstractProductGuide, restrict_factors
 from ._factors import AbstractFactor, BetaFactor, NormalFactor
 from ._spec import ParamSpec, Restriction, check_specs, initial_values
@@ -17,7 +17,7 @@ def _constrained_factor(spec: ParamSpec, value) -> AbstractFactor:
     if spec.domain == "real":
         return NormalFactor(spec, "identity", value)
     # Odds coordinates (phi, phi_capture) take the family of their default prior.
-    if isinstance(default_prior(spec.name, unconstrained=False), BetaPrime):
+    if is_odds(spec.name):
         return BetaFactor(spec, True, value)
     return NormalFactor(spec, "exp", value)
 

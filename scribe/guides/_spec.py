@@ -250,15 +250,24 @@ def check_genes(
 
 
 def gene_restriction(
-    specs: tuple[ParamSpec, ...], genes: Int[ArrayLike, " kept"]
+    specs: tuple[ParamSpec, ...],
+    genes: Int[ArrayLike, " kept"],
+    per_gene: Collection[str] | None = None,
 ) -> dict[str, tuple[ParamSpec, Int[np.ndarray, " values"]]]:
     """The restriction of ``specs`` to some genes (see ``AbstractGuide.subset_genes``).
 
     Every parameter is kept: per-gene ones at ``genes`` (checked by ``check_genes``),
-    shared ones whole.
+    shared ones whole. ``per_gene`` names the specs with a gene axis (their last); None:
+    every spec with a shape (wrong for a mixture's ``(K,)`` parameters).
     """
-    genes = check_genes(specs, genes)
-    return {s.name: (s.subset_genes(len(genes)), s.gene_positions(genes)) for s in specs}
+    if per_gene is None:
+        per_gene = [s.name for s in specs if s.shape]
+    genes = check_genes(tuple(s for s in specs if s.name in per_gene), genes)
+    whole = {s.name: (s, np.arange(s.size)) for s in specs if s.name not in per_gene}
+    return {
+        s.name: whole.get(s.name) or (s.subset_genes(len(genes)), s.gene_positions(genes))
+        for s in specs
+    }
 
 
 def _check_names(kind: str, names: Collection[str], valid: tuple[str, ...]) -> tuple[str, ...]:

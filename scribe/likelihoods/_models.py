@@ -202,8 +202,9 @@ class _ShapeRules:
             return value.reshape(1, genes)
         if k is not None and value.shape == (k, genes):
             return value.reshape(k, 1, genes)
-        if value.shape == (cells, genes) and k is None:
-            return value
+        if k is None and value.ndim == 2 and value.shape[0] in (1, cells):
+            if value.shape[1] in (1, genes):  # already a leaf: (1 or cells, 1 or genes)
+                return value
         if k is not None and value.shape == (k, cells, genes):
             return value
         allowed = ["()", f"(genes,)={(genes,)}", f"(cells, genes)={(cells, genes)}"]

@@ -14,12 +14,6 @@ from ..decoders import AbstractDecoder
 from ..latent_priors import AbstractLatentPrior
 from ..likelihoods import (
     AbstractLikelihood,
-    CaptureParams,
-    LNMParams,
-    NBLogMeanParams,
-    NBParams,
-    VariableCapture,
-    ZIParams,
     make_likelihood,
 )
 from ..likelihoods._models import build_params, expected_parameter_names, model_spec
@@ -31,6 +25,9 @@ from ..likelihoods._sparse import (
 )
 from ..parameterizations import AbstractParameterization, default_prior, get_capture
 from ._checks import check_vae
+from ._datasets import DatasetHierarchy
+from ._decoded import decoded_natural, decoded_params
+from ._hierarchy import GeneHierarchy
 from ._mixture import (
     MIXING,
     cell_log_weights,
@@ -43,6 +40,7 @@ from ._mixture import (
     mixing_logits as mixing_logits_of,
 )
 from ._priors import check_local_prior, local_log_prob, subset_prior
+from ._structure import build_hierarchies, cell_codes, chosen_globals
 
 
 class ScribeModel(eqx.Module):
@@ -85,6 +83,16 @@ class ScribeModel(eqx.Module):
     cell_labels, annotation_confidence
         Annotation-guided mixture: each fitted cell's component (−1: unlabelled) and
         κ, which nudge a labelled cell's weights to ``softmax(log π + κ·onehot)``.
+    hierarchies
+        Target -> kind (``{"p": "horseshoe", "gate": "normal"}``): each target global
+        (``p``, ``phi``, ``gate``) becomes gene-specific around a learned population
+        value (``scribe.model.GeneHierarchy``; shared by a mixture's components).
+    cell_datasets, dataset_params
+        Multi-dataset fit: each cell's dataset (``0 .. D-1``, ``D >= 2``) and the globals
+        with one copy per dataset (None: every global but the hierarchies'), each with a
+        leading axis of ``D`` under the dataset-level prior of
+        ``scribe.model.DatasetHierarchy``; a cell's likelihood uses its dataset's copy.
+        Not with a mixture or a decoder.
     """
 
     model: str = eqx.field(static=True)
@@ -101,6 +109,9 @@ class ScribeModel(eqx.Module):
     mixture_params: tuple[str, ...] = eqx.field(static=True)
     cell_labels: Int[Array, " cells"] | None
     annotation_confidence: float = eqx.field(static=True)
+    hierarchies: tuple[GeneHierarchy, ...]
+    datasets: DatasetHierarchy | None
+    cell_datasets: Int[Array, " cells"] | None
 
     def __init__(
         self,
@@ -117,6 +128,9 @@ class ScribeModel(eqx.Module):
         mixture_params: Collection[str] | None = None,
         cell_labels: Int[np.ndarray, " cells"] | None = None,
         annotation_confidence: float = 3.0,
+        hierarchies: Mapping[str, str] | None = None,
+        cell_datasets: Int[np.ndarray, " cells"] | None = None,
+        dataset_params: Collection[str] | None = None,
     ):
         spec = model_spec(model)
         self.model = model
@@ -161,8 +175,10 @@ class ScribeModel(eqx.Module):
             )
         for name, prior in self.local_priors.items():
             check_local_prior(name, prior, n_cells)
+        self._set_hierarchies(hierarchies, priors)
         self._set_mixture(n_components, mixture_params, priors)
         self._set_annotation(cell_labels, annotation_confidence)
+        self._set_datasets(cell_datasets, dataset_params, priors)
         known = set(self.global_priors) | set(self.local_priors)
         unknown = sorted(set(priors) - known)
         if unknown:
@@ -170,6 +186,69 @@ class ScribeModel(eqx.Module):
                 f"priors names {unknown}, which model {model!r} with parameterization "
                 f"{parameterization.name!r} does not have; valid names: {sorted(known)}"
             )
+
+    @property
+    def _description(self) -> str:
+        """The model, for errors: ``model 'nbdm' with parameterization 'canonical'``."""
+        vae = " and a decoder" if self.decoder is not None else ""
+        return f"model {self.model!r} with parameterization {self.parameterization.name!r}{vae}"
+
+    def _set_hierarchies(self, hierarchies, priors) -> None:
+        if hierarchies and self.decoder is not None:
+            raise ValueError(
+                f"a hierarchical prior on {sorted(hierarchies)}, which {self._description} "
+                "does not sample; valid targets: []"
+            )
+        self.hierarchies = build_hierarchies(
+            hierarchies, self.global_priors, priors, self.n_genes, self._description
+        )
+
+    def _set_datasets(self, cell_datasets, dataset_params, priors) -> None:
+        self.datasets = self.cell_datasets = None
+        if cell_datasets is None:
+            if dataset_params is not None:
+                raise ValueError("dataset_params needs each cell's dataset (dataset_key)")
+            return
+        if self.is_mixture or self.decoder is not None:
+            raise ValueError(
+                "a multi-dataset fit (dataset_key) cannot also be a "
+                f"{'mixture (n_components)' if self.is_mixture else 'VAE (decoder)'}"
+            )
+        codes = cell_codes("cell_datasets", cell_datasets, self.n_cells, 0, None)
+        n_datasets = int(codes.max()) + 1
+        if n_datasets < 2:
+            raise ValueError("a multi-dataset fit needs at least 2 datasets, found 1")
+        names = tuple(n for n in self.global_priors if n not in self.hierarchical_names)
+        model = f"{self._description} (besides its hierarchies' globals)"
+        chosen = chosen_globals("dataset_params", dataset_params, names, model)
+        self.datasets = DatasetHierarchy(chosen, n_datasets)
+        self.global_priors.update(self.datasets.priors(priors))
+        self.cell_datasets = jnp.asarray(codes, jnp.int32)
+
+    @property
+    def _grouping(self) -> tuple[tuple[str, ...], int] | None:
+        """The globals with a leading group axis and its length: a mixture's components
+        or a multi-dataset fit's datasets (None: neither)."""
+        if self.is_mixture:
+            return self.mixture_params, self.n_components
+        if self.datasets is not None:
+            return self.dataset_params, self.n_datasets
+        return None
+
+    @property
+    def n_datasets(self) -> int | None:
+        """The number of datasets of a multi-dataset fit (None otherwise)."""
+        return None if self.datasets is None else self.datasets.n_datasets
+
+    @property
+    def dataset_params(self) -> tuple[str, ...]:
+        """The globals with one copy per dataset."""
+        return () if self.datasets is None else self.datasets.names
+
+    @property
+    def hierarchical_names(self) -> tuple[str, ...]:
+        """The globals the hierarchies sample."""
+        return tuple(n for h in self.hierarchies for n in h.names)
 
     def _set_mixture(self, n_components, mixture_params, priors) -> None:
         self.n_components = n_components
@@ -189,19 +268,16 @@ class ScribeModel(eqx.Module):
                 f"n_components must be <= the number of cells ({self.n_cells}), found "
                 f"{n_components}"
             )
-        names = tuple(self.global_priors)
-        if mixture_params is None:
-            chosen = names
-        else:
-            chosen = tuple(mixture_params)
-            unknown = sorted(set(chosen) - set(names))
-            if unknown:
-                raise ValueError(
-                    f"mixture_params names {unknown}, which model {self.model!r} with "
-                    f"parameterization {self.parameterization.name!r} does not have; "
-                    f"valid names: {list(names)}"
-                )
-        self.mixture_params = tuple(n for n in names if n in chosen)
+        shared = sorted(set(mixture_params or ()) & {h.target for h in self.hierarchies})
+        if shared:
+            raise ValueError(
+                f"mixture_params names {shared}, which have a hierarchical prior: its "
+                "gene-specific values are shared by the components"
+            )
+        names = tuple(n for n in self.global_priors if n not in self.hierarchical_names)
+        self.mixture_params = chosen_globals(
+            "mixture_params", mixture_params, names, self._description
+        )
         self.likelihood = make_likelihood(self.model, n_components=n_components)
         self.global_priors[MIXING] = priors.get(MIXING, mixing_prior(n_components))
 
@@ -212,17 +288,7 @@ class ScribeModel(eqx.Module):
             return
         if self.n_components is None:
             raise ValueError("cell_labels guide a mixture: they need n_components")
-        labels = np.asarray(cell_labels)
-        if labels.shape != (self.n_cells,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
-                f"cell_labels must be ({self.n_cells},) integers, found {labels.dtype} "
-                f"{labels.shape}"
-            )
-        if labels.min() < -1 or labels.max() >= self.n_components:
-            raise ValueError(
-                f"cell_labels must lie in [-1, {self.n_components}), found "
-                f"[{labels.min()}, {labels.max()}]"
-            )
+        labels = cell_codes("cell_labels", cell_labels, self.n_cells, -1, self.n_components)
         self.cell_labels = jnp.asarray(labels, jnp.int32)
 
     @property
@@ -239,12 +305,27 @@ class ScribeModel(eqx.Module):
             return {n: () for n in self.global_priors}
         shared = {"p", "phi"}
         shapes = {}
+        hierarchical = {n: s for h in self.hierarchies for n, s in h.shapes.items()}
         for name in self.global_priors:
+            if name in hierarchical:
+                shapes[name] = hierarchical[name]
+                continue
             if name == MIXING:
                 shapes[name] = (self.n_components - 1,)
                 continue
+            if name.endswith("_dataset_scale"):
+                shapes[name] = ()
+                continue
+            if name.endswith("_dataset_loc"):
+                name, loc = name.removesuffix("_dataset_loc"), name
+                shapes[loc] = () if name in shared else (self.n_genes,)
+                continue
             shape = () if name in shared else (self.n_genes,)
-            shapes[name] = (self.n_components, *shape) if name in self.mixture_params else shape
+            if name in self.mixture_params:
+                shape = (self.n_components, *shape)
+            elif name in self.dataset_params:
+                shape = (self.n_datasets, *shape)
+            shapes[name] = shape
         return shapes
 
     @property
@@ -252,7 +333,16 @@ class ScribeModel(eqx.Module):
         """The globals with a gene axis (their last)."""
         if self.models_totals:
             return ()
-        return tuple(n for n in self.global_priors if n not in ("p", "phi", MIXING))
+        hierarchical = {n: s for h in self.hierarchies for n, s in h.shapes.items()}
+
+        def per_gene(name: str) -> bool:
+            if name in hierarchical:
+                return hierarchical[name] != ()
+            if name == MIXING or name.endswith("_dataset_scale"):
+                return False
+            return name.removesuffix("_dataset_loc") not in ("p", "phi")
+
+        return tuple(n for n in self.global_priors if per_gene(n))
 
     @property
     def models_totals(self) -> bool:
@@ -288,8 +378,24 @@ class ScribeModel(eqx.Module):
             n_cells=self.n_cells,
             n_genes=len(genes),
             priors={**priors, **self.local_priors},
+            hierarchies=self.hierarchy_kinds,
             **self.mixture_settings,
+            **self.dataset_settings,
         )
+
+    @property
+    def dataset_settings(self) -> dict:
+        """The keywords that make a model with these parameters this multi-dataset one."""
+        if self.datasets is None:
+            return {}
+        return dict(
+            cell_datasets=np.asarray(self.cell_datasets), dataset_params=self.dataset_params
+        )
+
+    @property
+    def hierarchy_kinds(self) -> dict[str, str]:
+        """Each hierarchical target's kind (the ``hierarchies`` this model was built with)."""
+        return {h.target: h.kind for h in self.hierarchies}
 
     @property
     def mixture_settings(self) -> dict:
@@ -315,19 +421,25 @@ class ScribeModel(eqx.Module):
         """Natural parameters (``r``, ``p``, ``gate``, ``p_capture``, ``mu``) by name
         (the capture only when ``locals_`` holds the per-cell latents)."""
         natural = self._global_natural(globals_)
-        if self.is_mixture:
+        if self._grouping is not None:
             natural = {n: from_component_layout(v) for n, v in natural.items()}
+        if self.is_mixture:
             natural["mixing_weights"] = mixing_weights(globals_[MIXING])
         if self.capture is not None and locals_:
             natural.update(self.capture.to_natural(locals_))
         return natural
 
     def _global_natural(self, globals_: Mapping[str, Array]) -> dict[str, Array]:
-        """The natural parameters of the globals (with ``gate``); for a mixture in the
-        2-D ``(K or 1, genes or 1)`` layout of ``to_component_layout``."""
-        values = {n: v for n, v in globals_.items() if n != MIXING}
-        if self.is_mixture:
-            values = to_component_layout(values, self.mixture_params, self.n_components)
+        """The natural parameters of the globals (with ``gate``); for a mixture or a
+        multi-dataset fit in the 2-D ``(K or D or 1, genes or 1)`` layout of
+        ``to_component_layout``."""
+        hidden = {MIXING, *self.hierarchical_names}
+        if self.datasets is not None:
+            hidden.update(self.datasets.hyper_names)
+        values = {n: v for n, v in globals_.items() if n not in hidden}
+        values.update({h.target: h.value(globals_) for h in self.hierarchies})
+        if self._grouping is not None:
+            values = to_component_layout(values, *self._grouping)
         natural = dict(self.parameterization.to_natural(values))
         if "gate" in values:
             natural["gate"] = values["gate"]
@@ -341,19 +453,37 @@ class ScribeModel(eqx.Module):
         values = {n: natural[n] for n in names}
         if "gate" in natural:
             values["gate"] = natural["gate"]
-        if self.is_mixture:
-            values = to_component_layout(values, self.mixture_params, self.n_components)
+        shapes = self.global_shapes
+        if self._grouping is not None:
+            # Values with the group axis go in as such; one value for every group is shared.
+            names, size = self._grouping
+            grouped = [n for n in names if n in values and jnp.ndim(values[n]) == len(shapes[n])]
+            values = to_component_layout(values, grouped, size)
         globals_ = dict(self.parameterization.from_natural(values))
-        if "gate" in self.global_priors:
+        if "gate" in values:
             globals_["gate"] = values["gate"]
+        for hierarchy in self.hierarchies:
+            value = jnp.asarray(globals_.pop(hierarchy.target))
+            globals_.update(
+                hierarchy.from_value(value.reshape(-1) if value.size > 1 else value.reshape(()))
+            )
         if self.is_mixture:
             globals_[MIXING] = mixing_logits_of(jnp.asarray(natural["mixing_weights"]))
-        shapes = self.global_shapes
+        if self.datasets is not None:
+            globals_.update(self.datasets.from_values(globals_, shapes))
         return {n: jnp.reshape(jnp.asarray(globals_[n]), s) for n, s in shapes.items()}
 
     def log_prior(self, globals_: Mapping[str, Array]) -> Float[Array, ""]:
-        """``log p(globals)``."""
-        return sum(jnp.sum(p.log_prob(globals_[n])) for n, p in self.global_priors.items())
+        """``log p(globals)`` (per-dataset copies under their dataset-level prior)."""
+        copies = self.dataset_params
+        total = sum(
+            jnp.sum(p.log_prob(globals_[n]))
+            for n, p in self.global_priors.items()
+            if n not in copies
+        )
+        if self.datasets is not None:
+            total = total + self.datasets.log_prob(globals_)
+        return total
 
     def local_log_prior(
         self, locals_: Mapping[str, Array], batch: Batch
@@ -430,8 +560,18 @@ class ScribeModel(eqx.Module):
         """The likelihood's parameter pytree for the cells of ``batch``."""
         if self.decoder is not None:
             return self.decoded_params(globals_, locals_, batch)
+        if self.datasets is not None:
+            # Each cell's dataset's copy: (cells, genes or 1) leaves; shared ones (1, ·).
+            datasets = self.cell_datasets[batch.cell_index]
+            natural = {
+                n: v[datasets] if v.shape[0] > 1 else v
+                for n, v in self._global_natural(globals_).items()
+            }
+            if self.capture is not None:
+                natural.update(self.capture.to_natural(locals_))
         if not self.is_mixture:
-            natural = self.natural(globals_, locals_)
+            if self.datasets is None:
+                natural = self.natural(globals_, locals_)
             names = expected_parameter_names(self.model, mixture=False)
             return build_params(
                 self.model,
@@ -488,20 +628,7 @@ class ScribeModel(eqx.Module):
         self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
     ):
         """The VAE likelihood's parameters for the cells of ``batch`` given their ``z``."""
-        decoded = self.decoder(locals_["z"], batch)
-        if self.models_totals:
-            natural = self.parameterization.to_natural(globals_)
-            r, p = (jnp.reshape(natural[n], (1, 1)) for n in ("r", "p"))
-            total = NBParams(r=r, p=p)
-            params = LNMParams(total=total, alr=decoded["alr"])
-        else:
-            params = NBLogMeanParams(r=globals_["r"][None, :], log_mean=_log_mean(decoded))
-        if "gate" in decoded:
-            params = ZIParams(base=params, gate=decoded["gate"])
-        if self.capture is not None:
-            natural = self.capture.to_natural(locals_)
-            params = CaptureParams(base=params, capture=natural["p_capture"])
-        return params
+        return decoded_params(self, globals_, locals_, batch)
 
     def decoded_natural(
         self, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
@@ -510,20 +637,7 @@ class ScribeModel(eqx.Module):
         (the mean as ``mu``, also from a decoder that outputs ``log_mu``), the NB ``r``
         broadcast to ``(cells, genes)`` (for lnm / lnmvcp instead the composition ``ρ``
         and the total's shared ``r`` and ``p``), and the capture."""
-        decoded = dict(self.decoder(locals_["z"], batch))
-        if "log_mu" in decoded:
-            decoded["mu"] = jnp.exp(decoded.pop("log_mu"))
-        if self.models_totals:
-            family = self.likelihood
-            family = family.base if isinstance(family, VariableCapture) else family
-            decoded["composition"] = jnp.exp(family.log_composition_of_alr(decoded["alr"]))
-            natural = self.parameterization.to_natural(globals_)
-            decoded.update(r=natural["r"], p=natural["p"])
-        else:
-            decoded["r"] = jnp.broadcast_to(globals_["r"], decoded["mu"].shape)
-        if self.capture is not None:
-            decoded.update(self.capture.to_natural(locals_))
-        return decoded
+        return decoded_natural(self, globals_, locals_, batch)
 
     def with_networks(self, networks: "VAENetworks | None") -> "ScribeModel":
         """This model with the decoder and latent prior of ``networks`` (trained copies)."""
@@ -542,14 +656,6 @@ class ScribeModel(eqx.Module):
         if self.decoder is None:
             return None
         return VAENetworks(decoder=self.decoder, latent_prior=self.latent_prior)
-
-
-def _log_mean(decoded: Mapping[str, Array]) -> Array:
-    """The NB log-mean from a decoder's outputs: ``log_mu`` as is; a decoder's ``mu``
-    through ``log`` (``-inf`` wherever that mean underflowed to 0)."""
-    if "log_mu" in decoded:
-        return decoded["log_mu"]
-    return jnp.log(decoded["mu"])
 
 
 class VAENetworks(eqx.Module):

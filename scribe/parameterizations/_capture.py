@@ -134,8 +134,13 @@ def informed_capture_prior(
         raise ValueError(f"coordinate must be one of {tuple(_CAPTURES)}, got {coordinate!r}.")
     if not (m0 > 0 and sigma > 0):
         raise ValueError(f"m0 and sigma must be positive, got m0={m0}, sigma={sigma}.")
-    if not isinstance(total_counts, jax.core.Tracer) and np.any(np.asarray(total_counts) <= 0):
-        raise ValueError("total_counts must be positive for every cell (empty cell found).")
+    if not isinstance(total_counts, jax.core.Tracer):
+        empty = int(np.sum(np.asarray(total_counts) <= 0))
+        if empty:
+            raise ValueError(
+                f"the biology-informed capture prior needs every cell's total count > 0; "
+                f"{empty} cells have none (drop them: CountData.drop_empty())"
+            )
     loc = jnp.log(m0) - jnp.log(jnp.asarray(total_counts))
     eta = dist.TruncatedNormal(loc, sigma, low=0.0)
     if coordinate == "p_capture":

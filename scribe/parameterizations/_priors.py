@@ -65,6 +65,57 @@ _COORDINATES: dict[str, tuple[str, Callable[[], dist.Distribution]]] = {
     "mixing_logits": ("real", _mixing_logits),
 }
 
+_GLOBAL_COORDINATES = tuple(_COORDINATES)
+
+#: The globals a hierarchy (``scribe.model.GeneHierarchy``) may make gene-specific, and
+#: the map from the real line onto each.
+HIERARCHY_TARGETS = {"p": "sigmoid", "gate": "sigmoid", "phi": "exp"}
+
+#: The kinds of hierarchy (``scribe.model.GeneHierarchy``).
+HIERARCHY_KINDS = ("normal", "horseshoe", "neg")
+
+#: The parts a hierarchy samples, named ``<target>_<part>``, and their domains.
+HIERARCHY_PARTS = {
+    "loc": "real",
+    "raw": "real",
+    "scale": "positive",
+    "tau": "positive",
+    "lambda": "positive",
+    "slab": "positive",
+    "zeta": "positive",
+    "omega": "positive",
+}
+
+
+def _hierarchy_part() -> dist.Distribution:
+    raise ValueError(
+        "a hierarchy's coordinates have the priors of their kind: "
+        "scribe.model.GeneHierarchy.priors builds them"
+    )
+
+
+for _target in HIERARCHY_TARGETS:
+    for _part, _domain in HIERARCHY_PARTS.items():
+        _COORDINATES[f"{_target}_{_part}"] = (_domain, _hierarchy_part)
+
+#: The globals that may have one copy per dataset (``scribe.model.DatasetHierarchy``);
+#: each copy's population is sampled as ``<name>_dataset_loc`` and ``<name>_dataset_scale``.
+DATASET_COORDINATES = tuple(
+    n for n in _GLOBAL_COORDINATES if n not in ("p_capture", "phi_capture", "mixing_logits")
+)
+
+
+def _dataset_part() -> dist.Distribution:
+    raise ValueError(
+        "a dataset hierarchy's coordinates have fixed default priors: "
+        "scribe.model.DatasetHierarchy.priors builds them"
+    )
+
+
+for _name in DATASET_COORDINATES:
+    _COORDINATES[f"{_name}_dataset_loc"] = ("real", _dataset_part)
+    _COORDINATES[f"{_name}_dataset_scale"] = ("positive", _dataset_part)
+
 COORDINATES = tuple(_COORDINATES)
 
 
@@ -89,6 +140,13 @@ def domain(name: str) -> str:
     """
     _check_name(name)
     return _COORDINATES[name][0]
+
+
+def is_odds(name: str) -> bool:
+    """Whether coordinate ``name`` is an odds ratio (``phi``, ``phi_capture``): positive,
+    with a BetaPrime default prior."""
+    _check_name(name)
+    return _COORDINATES[name][1] is _betaprime
 
 
 def unconstrained_transform(name: str, *, positive_transform: str = "softplus") -> Transform:

@@ -33,16 +33,17 @@ def responsibilities(
     return jax.lax.map(one, (globals_, locals_))
 
 
-def component_index(k: Any, names: tuple[str, ...]) -> int:
-    """The position of component ``k`` (an int, negative from the end, or a name)."""
+def component_index(k: Any, names: tuple[str, ...], what: str = "component") -> int:
+    """The position of component (or dataset, ``what``) ``k``: an int, negative from the
+    end, or a name."""
     if isinstance(k, str):
         if k not in names:
-            raise ValueError(f"component {k!r} is not one of {list(names)}")
+            raise ValueError(f"{what} {k!r} is not one of {list(names)}")
         return names.index(k)
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise TypeError(f"component must be an int or a component name, found {k!r}")
+        raise TypeError(f"{what} must be an int or a {what} name, found {k!r}")
     if not -len(names) <= k < len(names):
-        raise IndexError(f"component {k} is out of range for {len(names)} components")
+        raise IndexError(f"{what} {k} is out of range for {len(names)} {what}s")
     return int(k) % len(names)
 
 
@@ -56,6 +57,7 @@ def component_model(model: ScribeModel) -> ScribeModel:
         n_cells=model.n_cells,
         n_genes=model.n_genes,
         priors={**priors, **model.local_priors},
+        hierarchies=model.hierarchy_kinds,
     )
 
 
@@ -78,3 +80,21 @@ def component_draws(draws, k: int, components: tuple[str, ...]):
         n: (v[:, :, k] if n in components else v) for n, v in draws.globals_.items() if n != MIXING
     }
     return dataclasses.replace(draws, globals_=globals_)
+
+
+def component_results(results: Any, k: int | str) -> Any:
+    """``results.get_component(k)`` (see there)."""
+    k = component_index(k, results.component_names)
+    components = results.model.mixture_params
+    guide, draws = results.guide, results.draws
+    if results.is_mcmc:
+        draws = component_draws(draws, k, components)
+    else:
+        guide = guide.select_component(k, components, drop=(MIXING,))
+    return dataclasses.replace(
+        results,
+        model=component_model(results.model),
+        guide=guide,
+        draws=draws,
+        config=component_config(results.config),
+    )

@@ -53,9 +53,13 @@ def results_metadata(results: Any) -> dict:
         "n_losses": int(results.loss_history.size),
         "float_dtype": float_dtype((results.guide, results.encoder)),
         "reference_gene": getattr(results.model.decoder, "reference_gene", None),
-        "cell_labels": None
-        if results.model.cell_labels is None
-        else np.asarray(results.model.cell_labels).tolist(),
+        **{
+            name: None if codes is None else np.asarray(codes).tolist()
+            for name, codes in (
+                ("cell_labels", results.model.cell_labels),
+                ("cell_datasets", results.model.cell_datasets),
+            )
+        },
     }
 
 

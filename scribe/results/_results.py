@@ -8,17 +8,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-import pandas as pd
 from jaxtyping import Array, PRNGKeyArray
 
-from ..config import FitConfig, config_to_json
+from ..config import FitConfig
 from ..data import CountData
 from ..inference import McmcDraws
 from ..likelihoods import log_likelihood
 from ..likelihoods._models import expected_parameter_names
 from ..model import ScribeModel
-from . import _components, _latent, _persist
+from . import _adata, _components, _datasets, _latent, _persist
 from ._denoise import denoise_mean, denoise_sample
+from ._draws import check_n_samples, key_or, mcmc_draws
 from ._genes import gene_index, subset_config, subset_counts
 from ._summary import summary_table
 
@@ -110,18 +110,13 @@ class ScribeResults:
             "composition normalise over all of them), so a gene subset is not a sub-model; "
             "select genes in get_decoded_params() or get_posterior_samples() instead",
         )
-        if self.model.is_mixture:
-            raise ValueError(
-                "results[genes] of a mixture is not offered yet: take a component first, "
-                "results.get_component(k)[genes]"
-            )
         index = gene_index(genes, self.gene_names)
         model = self.model.subset_genes(index)
         guide, draws = self.guide, self.draws
         if self.is_mcmc:
             draws = draws.subset_genes(index, set(self.model.per_gene_globals))
         else:
-            guide = guide.subset_genes(index)
+            guide = guide.subset_genes(index, self.model.per_gene_globals)
         return dataclasses.replace(
             self,
             model=model,
@@ -171,7 +166,7 @@ class ScribeResults:
         """
         self._require_mixture("cell_type_probabilities")
         self._require_cell_draws("cell_type_probabilities")
-        globals_, locals_ = self._draws(n_samples, _key_or(key, 4))
+        globals_, locals_ = self._draws(n_samples, key_or(key, 4))
         probs = _components.responsibilities(self.model, globals_, locals_, self._full_batch())
         probs = np.asarray(probs)
         return probs if by_draw else probs.mean(axis=0)
@@ -192,20 +187,36 @@ class ScribeResults:
             (``component_names``).
         """
         self._require_mixture("get_component")
-        k = _components.component_index(k, self.component_names)
-        components = self.model.mixture_params
-        guide, draws = self.guide, self.draws
-        if self.is_mcmc:
-            draws = _components.component_draws(draws, k, components)
-        else:
-            guide = guide.select_component(k, components, drop=("mixing_logits",))
-        return dataclasses.replace(
-            self,
-            model=_components.component_model(self.model),
-            guide=guide,
-            draws=draws,
-            config=_components.component_config(self.config),
-        )
+        return _components.component_results(self, k)
+
+    @property
+    def n_datasets(self) -> int | None:
+        """The number of datasets of a multi-dataset fit (None otherwise)."""
+        return self.model.n_datasets
+
+    @property
+    def dataset_names(self) -> tuple[str, ...]:
+        """Each dataset's name (its ``dataset_key`` value), in the order of the copies."""
+        if self.model.datasets is None:
+            raise ValueError("dataset_names needs a multi-dataset fit (dataset_key)")
+        return self.config.model.dataset_names
+
+    def get_dataset(self, d: int | str) -> "ScribeResults":
+        """Results of one dataset of a multi-dataset fit: its cells, its copies.
+
+        The per-dataset globals are this dataset's (the variational marginal exactly,
+        jointly for low-rank guides; MCMC: every draw's values), shared ones kept, the
+        population's location and scale dropped; the counts, per-cell latents and
+        per-cell priors are those of the dataset's cells. Every method of results
+        applies, as to a single-dataset fit (``get_map``, samples, ``results[genes]``,
+        ``denoise_counts``, ``save``, differential expression between datasets).
+
+        Parameters
+        ----------
+        d
+            The dataset's index (negative from the end) or name (``dataset_names``).
+        """
+        return _datasets.dataset_results(self, d)
 
     def get_distributions(self) -> dict[str, dist.Distribution]:
         """The variational marginal of each global parameter (constrained space)."""
@@ -245,7 +256,7 @@ class ScribeResults:
             if not self.draws.keeps_cell_draws:
                 cell_moments = self.draws.cell_moments()
         else:
-            samples = self.get_posterior_samples(n_samples, key=_key_or(key, 3))
+            samples = self.get_posterior_samples(n_samples, key=key_or(key, 3))
             samples = {n: v[None] for n, v in samples.items()}  # one "chain"
             sampler = None
         return summary_table(
@@ -361,9 +372,9 @@ class ScribeResults:
         leading axis the draw. MCMC: globals and locals of the same draws, all of them
         chain by chain (``n_samples`` None) or ``n_samples`` distinct ones at random."""
         if self.is_mcmc:
-            return _mcmc_draws(self.draws, n_samples, key)
+            return mcmc_draws(self.draws, n_samples, key)
         n_samples = 100 if n_samples is None else n_samples
-        _check_n_samples(n_samples)
+        check_n_samples(n_samples)
         key_globals, key_locals = jax.random.split(key)
         globals_ = self.guide.sample((n_samples,), key=key_globals)
         locals_ = {}
@@ -453,7 +464,7 @@ class ScribeResults:
                 self.model,
                 self._cells(counts),
                 return_by,
-                *self._draws(n_samples, _key_or(key, 0)),
+                *self._draws(n_samples, key_or(key, 0)),
                 n_fitted_cells=self.counts.n_cells,
             )
         self._require_cell_draws("log_likelihood")
@@ -517,66 +528,15 @@ class ScribeResults:
         per-component values go to ``varm`` (genes × K, e.g. ``varm["scribe_r"]``), each
         cell's most probable component to ``obs["scribe_component"]`` (categorical,
         ``component_names``) and its probabilities (``cell_type_probabilities``) to
-        ``obsm["scribe_component_probs"]``. ``adata`` must hold the fitted genes in the
-        fitted order and the fitted number of cells.
+        ``obsm["scribe_component_probs"]``; a multi-dataset fit's per-dataset values go to
+        ``varm`` (genes × D) too. ``adata`` must hold the fitted genes in the fitted order
+        and the fitted number of cells.
 
         Returns
         -------
         The same AnnData, for chaining.
         """
-        import anndata
-
-        if not isinstance(adata, anndata.AnnData):
-            raise TypeError(f"adata must be an AnnData, found {type(adata).__name__}")
-        genes = [str(g) for g in adata.var_names]
-        if genes != list(self.gene_names):
-            differ = sum(a != b for a, b in zip(genes, self.gene_names, strict=False))
-            raise ValueError(
-                f"adata.var_names must be the {len(self.gene_names)} fitted genes in order, "
-                f"found {len(genes)} genes ({differ} of the first "
-                f"{min(len(genes), len(self.gene_names))} differ)"
-            )
-        if adata.n_obs != self.counts.n_cells:
-            raise ValueError(
-                f"adata must have the {self.counts.n_cells} fitted cells, found {adata.n_obs}"
-            )
-        point = self.get_map()
-        n_genes = self.model.n_genes
-        mixture = self.model.is_mixture
-        for name in ("r", "mu", "p", "gate"):
-            if name not in point:
-                continue
-            value = np.asarray(point[name])
-            # A mixture's per-component values: (K, genes), or p as (K,).
-            if mixture and (value.ndim == 2 or (name == "p" and value.ndim == 1)):
-                per_component = value.reshape(self.n_components, -1).T
-                adata.varm[f"scribe_{name}"] = np.broadcast_to(
-                    per_component, (n_genes, self.n_components)
-                ).copy()
-                continue
-            adata.var[f"scribe_{name}"] = np.broadcast_to(value, (n_genes,))
-        if mixture:
-            probs = self.cell_type_probabilities()
-            names = self.component_names
-            labels = np.asarray(names, dtype=object)[probs.argmax(axis=1)]
-            adata.obs["scribe_component"] = pd.Categorical(labels, categories=list(names))
-            adata.obsm["scribe_component_probs"] = probs
-        if "p_capture" in point:
-            adata.obs["scribe_p_capture"] = np.asarray(point["p_capture"])
-        if self.is_vae:
-            adata.obsm["X_scribe"] = self.get_latent_embeddings()
-        adata.uns["scribe"] = {
-            "config": config_to_json(self.config),
-            "n_steps_run": int(self.loss_history.size),
-            "final_loss": float(self.loss_history[-1]) if self.loss_history.size else None,
-            "skipped_steps": int(self.skipped_steps),
-        }
-        if self.is_mcmc:
-            adata.uns["scribe"]["mcmc"] = self.diagnostics
-        if mixture:
-            adata.uns["scribe"]["component_names"] = list(self.component_names)
-            adata.uns["scribe"]["mixing_weights"] = np.asarray(point["mixing_weights"])
-        return adata
+        return _adata.write_adata(self, adata)
 
     def save(self, path: str | Path) -> None:
         """Write these results to a new directory (Orbax arrays + JSON; never pickle).
@@ -597,31 +557,3 @@ class ScribeResults:
             f"parameterization={self.config.model.parameterization!r}, "
             f"n_cells={self.counts.n_cells}, n_genes={self.counts.n_genes}, {run})"
         )
-
-
-def _check_n_samples(n_samples: Any) -> None:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int or None, found {n_samples!r}")
-
-
-def _mcmc_draws(
-    draws: McmcDraws, n_samples: int | None, key: PRNGKeyArray | None
-) -> tuple[dict, dict]:
-    """Every draw (``n_samples`` None) or ``n_samples`` distinct ones chosen by ``key``,
-    globals and locals of each draw together, in jax's default float precision."""
-    globals_, locals_ = draws.flat()
-    total = draws.n_chains * draws.n_draws
-    if n_samples is not None:
-        _check_n_samples(n_samples)
-        if n_samples > total:
-            raise ValueError(
-                f"n_samples must be <= the {total} MCMC draws ({draws.n_chains} chains × "
-                f"{draws.n_draws}), found {n_samples}; n_samples=None gives them all"
-            )
-        index = np.asarray(jax.random.choice(_key_or(key, 0), total, (n_samples,), replace=False))
-        globals_, locals_ = jax.tree.map(lambda x: x[index], (globals_, locals_))
-    return jax.tree.map(jnp.asarray, (globals_, locals_))
-
-
-def _key_or(key: PRNGKeyArray | None, seed: int) -> PRNGKeyArray:
-    return jax.random.key(seed) if key is None else key

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.stats as st
 
 import scribe
 
@@ -50,6 +51,42 @@ def test_biology_prior_refuses_a_second_capture_prior(simulated):
             capture_prior="biology",
             mrna_per_cell="human",
             priors={"p_capture": Beta(2.0, 2.0)},
+            n_steps=1,
+            progress=False,
+        )
+
+
+@pytest.mark.parametrize("parameterization", ["canonical", "mean_odds"])
+def test_capture_starts_at_the_exact_prior_median(parameterization):
+    """Each cell's starting capture is its prior's median: exp(−median η) with η's
+    truncated-normal median from scipy."""
+    from scribe.build._initial import capture_start
+    from scribe.model import ScribeModel
+    from scribe.parameterizations import get_parameterization, informed_capture_prior
+
+    totals = np.array([2e3, 1e4, 5e4, 2e5])
+    capture = get_parameterization(parameterization).capture_coordinate
+    model = ScribeModel(
+        "nbvcp",
+        get_parameterization(parameterization),
+        n_cells=4,
+        n_genes=3,
+        priors={capture: informed_capture_prior(totals, coordinate=capture)},
+    )
+    loc = np.log(2e5) - np.log(totals)
+    eta = st.truncnorm.median(-loc / 0.3, np.inf, loc=loc, scale=0.3)
+    np.testing.assert_allclose(capture_start(model), np.exp(-eta), rtol=1e-5)
+
+
+def test_biology_prior_refuses_an_empty_cell():
+    counts = np.random.default_rng(0).poisson(2.0, (20, 5))
+    counts[3] = 0
+    with pytest.raises(ValueError, match="total count > 0; 1 cells have none"):
+        scribe.fit(
+            counts,
+            model="nbvcp",
+            capture_prior="biology",
+            mrna_per_cell="human",
             n_steps=1,
             progress=False,
         )

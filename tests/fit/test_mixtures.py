@@ -101,8 +101,10 @@ def test_components_results_api(results, simulated):
     np.testing.assert_allclose(adata.varm["scribe_r"], np.asarray(point["r"]).T, rtol=1e-6)
     subset = results.get_component(1)[[5, 1]]
     np.testing.assert_allclose(subset.get_map()["r"], np.asarray(point["r"])[1, [5, 1]], rtol=1e-6)
-    with pytest.raises(ValueError, match="take a component first"):
-        results[[5, 1]]
+    # A gene subset of the mixture keeps every component (and the weights) at those genes.
+    genes = results[[5, 1]].get_map()
+    np.testing.assert_allclose(genes["r"], np.asarray(point["r"])[:, [5, 1]], rtol=1e-6)
+    np.testing.assert_allclose(genes["mixing_weights"], point["mixing_weights"], rtol=1e-6)
 
 
 def test_annotation_prior_raises_unlabelled_ari():
