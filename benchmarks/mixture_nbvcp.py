@@ -54,7 +54,7 @@ def scanpy_ari(python, counts, labels):
             indices=counts.indices,
             indptr=counts.indptr,
             shape=np.asarray(counts.shape),
-            labels=labels,
+            labels=np.asarray(labels, dtype=str),
         )
         script = Path(__file__).with_name("_scanpy_side.py")
         done = subprocess.run(

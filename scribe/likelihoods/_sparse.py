@@ -187,9 +187,16 @@ def _cell_sums(
     ``(capacity, K)`` array. The terms must be computed arrays (`_component_terms`):
     were the table's lgamma fused into the gather, it would run once per nonzero.
     """
+    # Padding slots go to segment n_cells, which segment_sum drops: no mask per component
+    # (slot terms are finite at padding, and the table at the padding's pair index 0).
+    rows = jnp.where(nonzeros.mask, nonzeros.rows, n_cells)
+
+    def per_cell(values: Float[Array, " capacity"]) -> Float[Array, " cells"]:
+        return jax.ops.segment_sum(values, rows, num_segments=n_cells)
+
     sums, totals = terms.zeros, None
     if terms.rates is not None:
-        totals = nonzeros.sum_by_row(nonzeros.values, n_cells)
+        totals = per_cell(nonzeros.values)
         sums = sums + terms.rates * totals[None, :]
     if terms.slots is None and terms.table is None:
         return sums, totals
@@ -198,7 +205,7 @@ def _cell_sums(
         at_slots = 0.0 if slots is None else slots
         if table is not None:
             at_slots = at_slots + table[nonzeros.pairs.index]
-        return nonzeros.sum_by_row(at_slots, n_cells)
+        return per_cell(at_slots)
 
     return sums + jax.vmap(one_component)(terms.slots, terms.table), totals
 
@@ -229,14 +236,12 @@ def _pair_weights(
     resp: Float[Array, "cells components"], nonzeros: "PaddedNonzeros"
 ) -> Float[Array, "components pairs"]:
     """``Σ_{slots holding the pair} γ_{row(slot), k}``: how much of each component's
-    normaliser table a batch's responsibilities hold."""
-    pairs = nonzeros.pairs
-
-    def one_component(weights: Float[Array, " cells"]) -> Float[Array, " pairs"]:
-        at_slots = jnp.where(nonzeros.mask, weights[nonzeros.rows], 0.0)
-        return jax.ops.segment_sum(at_slots, pairs.index, num_segments=pairs.counts.shape[0])
-
-    return jax.vmap(one_component)(resp.T)
+    normaliser table a batch's responsibilities hold. One scatter of ``(capacity, K)``
+    rows (on CPU faster than K scatters of one column each)."""
+    n_pairs = nonzeros.pairs.counts.shape[0]
+    # Padding slots go to pair n_pairs, which segment_sum drops.
+    index = jnp.where(nonzeros.mask, nonzeros.pairs.index, n_pairs)
+    return jax.ops.segment_sum(resp[nonzeros.rows], index, num_segments=n_pairs).T
 
 
 def sparse_mixture_log_prob_total(
