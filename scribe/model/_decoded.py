@@ -1,8 +1,9 @@
 """What a VAE's decoder says of a batch of cells: the likelihood's parameters, and the
-per-cell natural parameters results report."""
+per-cell natural parameters results report. ``model`` is a ``ScribeModel`` with a
+decoder (not imported here: it imports this module)."""
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Any
 
 import jax.numpy as jnp
 from jaxtyping import Array
@@ -17,12 +18,9 @@ from ..likelihoods import (
     ZIParams,
 )
 
-if TYPE_CHECKING:
-    from ._scribe_model import ScribeModel
-
 
 def decoded_params(
-    model: "ScribeModel",
+    model: Any,
     globals_: Mapping[str, Array],
     locals_: Mapping[str, Array],
     batch: Batch,
@@ -45,7 +43,7 @@ def decoded_params(
 
 
 def decoded_natural(
-    model: "ScribeModel", globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
+    model: Any, globals_: Mapping[str, Array], locals_: Mapping[str, Array], batch: Batch
 ) -> dict[str, Array]:
     """What the VAE says of each cell of ``batch``, by name: the decoder's outputs
     (the mean as ``mu``, also from a decoder that outputs ``log_mu``), the NB ``r``
