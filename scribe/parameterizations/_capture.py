@@ -138,8 +138,8 @@ def informed_capture_prior(
         empty = int(np.sum(np.asarray(total_counts) <= 0))
         if empty:
             raise ValueError(
-                f"the biology-informed capture prior needs every cell's total count > 0; "
-                f"{empty} cells have none (drop them: CountData.drop_empty())"
+                f"total_counts must be > 0 for every cell (the biology-informed capture "
+                f"prior); {empty} cells have none (drop them: CountData.drop_empty())"
             )
     loc = jnp.log(m0) - jnp.log(jnp.asarray(total_counts))
     eta = dist.TruncatedNormal(loc, sigma, low=0.0)

@@ -81,7 +81,9 @@ def test_capture_starts_at_the_exact_prior_median(parameterization):
 def test_biology_prior_refuses_an_empty_cell():
     counts = np.random.default_rng(0).poisson(2.0, (20, 5))
     counts[3] = 0
-    with pytest.raises(ValueError, match="total count > 0; 1 cells have none"):
+    with pytest.raises(
+        ValueError, match="total_counts must be > 0 for every cell .*; 1 cells have none"
+    ):
         scribe.fit(
             counts,
             model="nbvcp",
