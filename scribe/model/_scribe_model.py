@@ -246,6 +246,11 @@ class ScribeModel(eqx.Module):
         return () if self.datasets is None else self.datasets.names
 
     @property
+    def _hierarchy_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every global the hierarchies sample."""
+        return {n: s for h in self.hierarchies for n, s in h.shapes.items()}
+
+    @property
     def hierarchical_names(self) -> tuple[str, ...]:
         """The globals the hierarchies sample."""
         return tuple(n for h in self.hierarchies for n in h.names)
@@ -305,7 +310,7 @@ class ScribeModel(eqx.Module):
             return {n: () for n in self.global_priors}
         shared = {"p", "phi"}
         shapes = {}
-        hierarchical = {n: s for h in self.hierarchies for n, s in h.shapes.items()}
+        hierarchical = self._hierarchy_shapes
         for name in self.global_priors:
             if name in hierarchical:
                 shapes[name] = hierarchical[name]
@@ -333,7 +338,7 @@ class ScribeModel(eqx.Module):
         """The globals with a gene axis (their last)."""
         if self.models_totals:
             return ()
-        hierarchical = {n: s for h in self.hierarchies for n, s in h.shapes.items()}
+        hierarchical = self._hierarchy_shapes
 
         def per_gene(name: str) -> bool:
             if name in hierarchical:
